@@ -1,0 +1,380 @@
+/*
+ * dgram: Twisted's UDP model in C.
+ *
+ * A reactor owns time and readiness; a protocol (dg_protocol) only reacts to
+ * datagrams; a port (dg_port) is the protocol's transport and only acts.
+ *
+ * Conventions, everywhere in this header:
+ *  - Functions that can fail return 0 (or a count) on success and a negative
+ *    errno value on failure; dg_strerror() turns one into text, and
+ *    dg_reactor_last_error() gives the full message of the last failure on a
+ *    reactor ("Couldn't listen on any:9998: Address already in use.").
+ *  - Handles (dg_reactor, dg_port, dg_call) are opaque. The user owns protocol
+ *    memory; the library owns ports and timers.
+ *  - Every callback receives its owner first.
+ *  - Options structs are initialised with their *_init() function, which sets
+ *    the documented defaults; a NULL options pointer means "all defaults".
+ *  - Nothing here is thread-safe except dg_reactor_call_from_thread().
+ */
+#ifndef DGRAM_H
+#define DGRAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DG_VERSION_MAJOR 0
+#define DG_VERSION_MINOR 1
+#define DG_VERSION_PATCH 0
+#define DG_VERSION_STRING "0.1.0"
+
+typedef struct dg_reactor dg_reactor;
+typedef struct dg_port dg_port;
+typedef struct dg_call dg_call;
+typedef struct dg_protocol dg_protocol;
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Text for a negative errno value returned by this library ("Address already
+ * in use"). Never NULL; unknown values give "Unknown error N". */
+const char *dg_strerror(int err);
+
+/* The full message of the most recent failing call on this reactor, naming
+ * what failed, e.g. "Couldn't listen on 127.0.0.1:9999: Address already in
+ * use." Empty string when nothing has failed. Valid until the next call. */
+const char *dg_reactor_last_error(const dg_reactor *r);
+
+/* ------------------------------------------------------------------------ */
+/* Addresses: an IPv4/IPv6 value type. Copy it freely; read it through the  */
+/* functions below.                                                         */
+/* ------------------------------------------------------------------------ */
+
+typedef struct dg_addr {
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in4;
+        struct sockaddr_in6 in6;
+    } u;
+} dg_addr;
+
+/* Longest text dg_addr_format() writes, with its NUL:
+ * "[" + IPv6 + "%" + interface name + "]:" + "65535". */
+#define DG_ADDR_STRLEN 72
+
+/* Parse an IP literal and a port (0..65535) into *out. Accepts dotted-quad
+ * IPv4, IPv6 (with an optional %scope, by interface name or number) and
+ * "<broadcast>" (255.255.255.255, as Twisted). A hostname, an empty string or
+ * a bad port is -EINVAL: nothing here resolves names. */
+int dg_addr_parse(dg_addr *out, const char *host, int port);
+
+/* Write "127.0.0.1:9999" or "[::1]:9999" into buf. Returns the length written
+ * (without the NUL) or -ENOSPC if it does not fit, -EAFNOSUPPORT for an
+ * address of another family. */
+int dg_addr_format(const dg_addr *a, char *buf, size_t len);
+
+/* Write only the host part ("127.0.0.1", "::1", "fe80::1%eth0"). Returns as
+ * dg_addr_format(). */
+int dg_addr_format_host(const dg_addr *a, char *buf, size_t len);
+
+/* AF_INET, AF_INET6, or 0 for an address that holds neither. */
+int dg_addr_family(const dg_addr *a);
+
+/* The port, 0..65535. */
+int dg_addr_port(const dg_addr *a);
+
+/* Value equality: family, address, port and (IPv6) scope; flow info is
+ * ignored. */
+bool dg_addr_equal(const dg_addr *a, const dg_addr *b);
+
+/* The sockaddr view, and its length for bind/sendto. */
+const struct sockaddr *dg_addr_sockaddr(const dg_addr *a, socklen_t *len);
+
+/* Copy an AF_INET or AF_INET6 sockaddr in; -EAFNOSUPPORT otherwise, -EINVAL
+ * if len is too short. */
+int dg_addr_from_sockaddr(dg_addr *out, const struct sockaddr *sa, socklen_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Reactor                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Receives one log line, without a newline: Twisted's lines, such as
+ * "Echo starting on 9999" and "(UDP Port 9999 Closed)". */
+typedef void (*dg_log_fn)(dg_reactor *r, const char *line, void *arg);
+
+typedef struct dg_reactor_options {
+    /* "epoll" (the default on Linux) or "poll". NULL means the DGRAM_BACKEND
+     * environment variable if set, else the best one available. */
+    const char *backend;
+    /* Fake clock (Twisted's task.Clock): time starts at 0 and moves only by
+     * dg_reactor_advance(), so tests drive timers without sleeping. */
+    bool fake_clock;
+    /* Opt-in: SIGINT and SIGTERM stop the reactor cleanly. Only one reactor
+     * in a process may ask for this at a time (-EBUSY otherwise). */
+    bool handle_signals;
+    /* Silent by default. */
+    dg_log_fn log;
+    void *log_arg;
+} dg_reactor_options;
+
+void dg_reactor_options_init(dg_reactor_options *o);
+
+/* -EINVAL for an unknown backend name, -ENOMEM, or the errno of the backend's
+ * set-up. */
+int dg_reactor_new(const dg_reactor_options *o, dg_reactor **out);
+
+/* Run until dg_reactor_stop(). Then shut down as Twisted does: every live port
+ * closes and its stop_protocol runs once. Pending timers are kept (freed by
+ * dg_reactor_free()). Returns 0, or -EBUSY if called from a callback. */
+int dg_reactor_run(dg_reactor *r);
+
+/* One iteration: wait up to timeout_ms (-1: until something happens; timers
+ * shorten the wait) for events, dispatch them, run due timers. No shutdown.
+ * Returns the number of callbacks dispatched, or -EBUSY from a callback. */
+int dg_reactor_run_once(dg_reactor *r, int timeout_ms);
+
+/* Ask dg_reactor_run() to return. Safe from any callback; the datagrams
+ * already read in the current batch are still delivered (they have left the
+ * kernel, so dropping them would lose them). */
+void dg_reactor_stop(dg_reactor *r);
+
+/* Close every live port (running stop_protocol once each, if not done yet),
+ * drop pending timers without calling them, release everything. Not from a
+ * callback. NULL is a no-op. */
+void dg_reactor_free(dg_reactor *r);
+
+/* Monotonic seconds (CLOCK_MONOTONIC), or the fake clock's time. */
+double dg_reactor_now(const dg_reactor *r);
+
+/* Fake clock only: move time forward by seconds (>= 0) and run the calls that
+ * became due, as Twisted's Clock.advance(). -EINVAL on a real clock or for a
+ * negative or NaN amount. */
+int dg_reactor_advance(dg_reactor *r, double seconds);
+
+/* "epoll" or "poll". */
+const char *dg_reactor_backend(const dg_reactor *r);
+
+/* Run fn(r, arg) on the reactor thread during its next iteration, waking it.
+ * The one thread-safe call. -ENOMEM, or -ESHUTDOWN once the reactor is being
+ * freed. */
+typedef void (*dg_thread_fn)(dg_reactor *r, void *arg);
+int dg_reactor_call_from_thread(dg_reactor *r, dg_thread_fn fn, void *arg);
+
+/* Readers and writers for foreign descriptors (Twisted's addReader). fn runs
+ * when fd is readable (or writable); events holds DG_READABLE, DG_WRITABLE
+ * and DG_ERROR bits. A descriptor has at most one reader and one writer:
+ * adding again replaces the callback. Remove before closing the descriptor.
+ * -EBADF for a negative fd, -EEXIST if the fd is one of the reactor's own. */
+enum { DG_READABLE = 1, DG_WRITABLE = 2, DG_ERROR = 4 };
+typedef void (*dg_io_fn)(dg_reactor *r, int fd, unsigned events, void *arg);
+int dg_reactor_add_reader(dg_reactor *r, int fd, dg_io_fn fn, void *arg);
+int dg_reactor_remove_reader(dg_reactor *r, int fd);
+int dg_reactor_add_writer(dg_reactor *r, int fd, dg_io_fn fn, void *arg);
+int dg_reactor_remove_writer(dg_reactor *r, int fd);
+
+/* ------------------------------------------------------------------------ */
+/* Timers (Twisted's callLater and DelayedCall)                             */
+/* ------------------------------------------------------------------------ */
+
+typedef void (*dg_call_fn)(dg_call *c, void *arg);
+
+/* Call fn(c, arg) once, delay seconds from now (>= 0). A call made while due
+ * calls are running waits for the next pass, even with delay 0. Returns NULL
+ * only for a negative or NaN delay, a NULL fn, or out of memory.
+ *
+ * The handle stays valid while the call is active and during its own
+ * callback; after the callback returns (unless it re-armed the call with
+ * dg_call_reset()) or after dg_call_cancel(), the handle is gone. */
+dg_call *dg_call_later(dg_reactor *r, double delay, dg_call_fn fn, void *arg);
+
+/* Cancel an active call: it will not run, and the handle is released.
+ * -EALREADY if the call is running now (inside its own callback). */
+int dg_call_cancel(dg_call *c);
+
+/* Reschedule to delay seconds from now. Inside its own callback this re-arms
+ * the call (a periodic timer without a new allocation). -EINVAL for a
+ * negative or NaN delay. */
+int dg_call_reset(dg_call *c, double delay);
+
+/* True while the call is scheduled; false inside its own callback. */
+bool dg_call_active(const dg_call *c);
+
+/* The time (dg_reactor_now() scale) the call is due. */
+double dg_call_time(const dg_call *c);
+
+dg_reactor *dg_call_reactor(const dg_call *c);
+
+/* ------------------------------------------------------------------------ */
+/* Protocols (Twisted's DatagramProtocol)                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Flags of the datagram being delivered: dg_port_datagram_flags(). */
+enum { DG_TRUNCATED = 1 };
+
+typedef struct dg_protocol_ops {
+    /* Log prefix (Twisted's logPrefix()); NULL means "DatagramProtocol". */
+    const char *name;
+    /* Runs inside dg_listen_udp() before it returns, transport set. */
+    void (*start_protocol)(dg_protocol *self);
+    /* Runs once when the port has closed, transport NULL. The protocol may
+     * free itself here: the library does not touch it afterwards. */
+    void (*stop_protocol)(dg_protocol *self);
+    /* One datagram. data is valid only during the call. from is the sender
+     * (also on connected ports). */
+    void (*datagram_received)(dg_protocol *self, const void *data, size_t len,
+                              const dg_addr *from);
+    /* Connected ports only: the peer's port was unreachable (an ICMP error
+     * caused by an earlier write). The port stays open. */
+    void (*connection_refused)(dg_protocol *self);
+    /* A connection could not be set up (name resolution, for example); the
+     * port is closed afterwards. */
+    void (*connection_failed)(dg_protocol *self, int err);
+} dg_protocol_ops;
+
+/* Embed this in your own struct and set ops; use DG_CONTAINER_OF to get back
+ * to your struct in a callback. Any callback may be NULL. */
+struct dg_protocol {
+    const dg_protocol_ops *ops;
+    /* Set while attached to a port (from start_protocol until the port has
+     * closed); NULL otherwise. Read-only for the user. */
+    dg_port *transport;
+};
+
+#define DG_CONTAINER_OF(ptr, type, member) \
+    ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+/* ------------------------------------------------------------------------ */
+/* Ports (Twisted's udp.Port: IListeningPort and IUDPTransport)             */
+/* ------------------------------------------------------------------------ */
+
+#define DG_DEFAULT_MAX_PACKET_SIZE 8192
+#define DG_MAX_PACKET_SIZE_LIMIT 65535
+
+typedef struct dg_listen_options {
+    /* An IP literal to bind: "" (the default) is IPv4 any, "::" is IPv6 any.
+     * A name is -EINVAL before any socket exists. */
+    const char *interface;
+    /* Receive buffer per datagram, 1..65535; default 8192. Longer datagrams
+     * are delivered truncated with DG_TRUNCATED set, and counted. */
+    size_t max_packet_size;
+} dg_listen_options;
+
+void dg_listen_options_init(dg_listen_options *o);
+
+/* Bind a UDP port (0: an ephemeral one) and attach proto to it; start_protocol
+ * runs before this returns. Errors leak nothing: -EINVAL (bad interface,
+ * port outside 0..65535, bad max_packet_size), -EBUSY (proto is attached to
+ * another live port), -EADDRINUSE, -EADDRNOTAVAIL, -EMFILE, ... */
+int dg_listen_udp(dg_reactor *r, int port, dg_protocol *proto,
+                  const dg_listen_options *o, dg_port **out);
+
+/* Adopt a bound datagram socket. The descriptor is duplicated: the caller's
+ * keeps working and stays the caller's to close. family must be AF_INET or
+ * AF_INET6 (-EAFNOSUPPORT); a bad fd is -EBADF; a socket that is not a
+ * datagram socket of that family is -EINVAL. Only max_packet_size of o is
+ * used. */
+int dg_adopt_datagram_port(dg_reactor *r, int fd, int family, dg_protocol *proto,
+                           const dg_listen_options *o, dg_port **out);
+
+/* Send one datagram. to is NULL on a connected port (or equal to its peer).
+ * Returns the bytes sent, or:
+ *  -EDESTADDRREQ  no address on an unconnected port
+ *  -EISCONN       another address on a connected port
+ *  -EAFNOSUPPORT  an address of the other family (IPv4-mapped IPv6 is fine)
+ *  -EMSGSIZE      larger than the protocol allows (65507 bytes over IPv4)
+ *  -EAGAIN, -ENOBUFS  the kernel has no room now; nothing was queued
+ *  -EACCES        a broadcast without dg_port_set_broadcast_allowed()
+ *  -EBADF         port is NULL (the protocol's transport after close)
+ * EINTR is retried. An ICMP refusal that surfaces here on a connected port
+ * calls connection_refused (on the next iteration, never re-entrantly), and
+ * this datagram is sent again once, so it is not lost to an earlier one's
+ * error. */
+int dg_port_write(dg_port *p, const void *data, size_t len, const dg_addr *to);
+
+/* Gather write (Twisted's writeSequence): the buffers go out as one datagram.
+ * Returns and errors as dg_port_write(); -EINVAL for more than IOV_MAX
+ * buffers. */
+int dg_port_write_sequence(dg_port *p, const struct iovec *bufs, size_t n,
+                           const dg_addr *to);
+
+/* Connect to an IP literal: only that peer's datagrams arrive, and writes
+ * need no address. -EINVAL for a hostname or a bad port, -EISCONN if already
+ * connected, -EAFNOSUPPORT for the other family. A failed connect leaves the
+ * port unconnected. */
+int dg_port_connect(dg_port *p, const char *host, int port);
+
+/* The bound address (getsockname), or the peer's. -ENOTCONN: no peer. */
+int dg_port_get_host(const dg_port *p, dg_addr *out);
+int dg_port_get_peer(const dg_port *p, dg_addr *out);
+
+/* Stop reading now, and close the port on the next iteration: then
+ * "(UDP Port N Closed)" is logged, stop_protocol runs (transport NULL), the
+ * socket closes, and done(p, arg) runs last (p valid only during done). No
+ * datagram is delivered after this returns; datagrams already read but not
+ * yet delivered are counted in dg_port_stats.rx_discarded. Writes still work
+ * until the close. A second call returns -EALREADY and changes nothing. */
+typedef void (*dg_port_done_fn)(dg_port *p, void *arg);
+int dg_port_stop_listening(dg_port *p, dg_port_done_fn done, void *arg);
+
+/* Close now (Twisted's connectionLost()): as dg_port_stop_listening() but
+ * synchronous, stop_protocol and done included, except that the port's
+ * memory lives until the current callback returns. After this returns the
+ * library holds no reference to the protocol, which may free itself. */
+int dg_port_close(dg_port *p);
+
+/* SO_BROADCAST; off by default. get returns 0 or 1, or a negative errno. */
+int dg_port_set_broadcast_allowed(dg_port *p, bool allowed);
+int dg_port_get_broadcast_allowed(const dg_port *p);
+
+/* The socket, for options this API does not cover. Do not close it. */
+int dg_port_fd(const dg_port *p);
+
+dg_protocol *dg_port_protocol(const dg_port *p);
+dg_reactor *dg_port_reactor(const dg_port *p);
+
+/* Inside datagram_received: the flags (DG_TRUNCATED) of the datagram being
+ * delivered; 0 elsewhere. */
+unsigned dg_port_datagram_flags(const dg_port *p);
+
+/* Twisted's str(port): "<Echo on 9999>", or "<Echo not connected>" once
+ * stopped. Returns the length, or -ENOSPC. */
+int dg_port_format(const dg_port *p, char *buf, size_t len);
+
+typedef struct dg_port_stats {
+    uint64_t rx_datagrams;   /* delivered to datagram_received */
+    uint64_t rx_bytes;       /* bytes delivered (after truncation) */
+    uint64_t rx_truncated;   /* delivered with DG_TRUNCATED */
+    uint64_t rx_discarded;   /* read from the kernel, not delivered: port stopped */
+    uint64_t rx_errors;      /* receive errors other than refusals */
+    uint64_t tx_datagrams;   /* sent */
+    uint64_t tx_bytes;
+    uint64_t tx_errors;      /* writes that returned an error */
+    uint64_t refused;        /* ICMP port-unreachable reports */
+} dg_port_stats;
+
+int dg_port_get_stats(const dg_port *p, dg_port_stats *out);
+
+/* ------------------------------------------------------------------------ */
+/* Utilities                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Python's repr() of bytes: b'hello', b'\x00\xffbin\n', b"it's". Control
+ * characters and bytes >= 0x7f are escaped, so printing a hostile datagram
+ * cannot inject terminal escapes. Writes at most len bytes with the NUL and
+ * returns the length the full repr needs (like snprintf); the output is cut
+ * cleanly, never mid-escape. */
+size_t dg_repr_bytes(char *buf, size_t len, const void *data, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DGRAM_H */

@@ -1,0 +1,353 @@
+/* The reactor loop: wait for readiness, dispatch, run due timers, and the
+ * deferred work (port closes) that Twisted schedules with callLater(0). */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "reactor.h"
+
+/* Events taken from the backend per wait. Collected first, then dispatched,
+ * so a callback that removes another descriptor is safe. */
+#define DG_MAX_EVENTS 256
+
+void dg_reactor_options_init(dg_reactor_options *o)
+{
+    memset(o, 0, sizeof *o);
+}
+
+static const dg__backend *backend_named(const char *name)
+{
+    static const dg__backend *const all[] = {&dg__backend_epoll, &dg__backend_poll};
+    if (!name || !*name)
+        return all[0];
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (strcmp(all[i]->name, name) == 0)
+            return all[i];
+    return NULL;
+}
+
+int dg_reactor_new(const dg_reactor_options *o, dg_reactor **out)
+{
+    dg_reactor_options defaults;
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if (!o) {
+        dg_reactor_options_init(&defaults);
+        o = &defaults;
+    }
+    const char *name = o->backend ? o->backend : getenv("DGRAM_BACKEND");
+    const dg__backend *b = backend_named(name);
+    if (!b)
+        return -EINVAL;
+
+    dg_reactor *r = calloc(1, sizeof *r);
+    if (!r)
+        return -ENOMEM;
+    r->backend = b;
+    r->fake_clock = o->fake_clock;
+    r->log = o->log;
+    r->log_arg = o->log_arg;
+    r->wake_rfd = r->wake_wfd = -1;
+    r->thread_tail = &r->thread_calls;
+    pthread_mutex_init(&r->lock, NULL);
+
+    int rc = b->init(r);
+    if (rc == 0)
+        rc = dg__wakeup_init(r);
+    if (rc == 0 && o->handle_signals)
+        rc = dg__signals_install(r);
+    if (rc < 0) {
+        dg_reactor_free(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+static double monotonic(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double dg_reactor_now(const dg_reactor *r)
+{
+    return r->fake_clock ? r->fake_now : monotonic();
+}
+
+const char *dg_reactor_backend(const dg_reactor *r)
+{
+    return r->backend->name;
+}
+
+int dg_reactor_advance(dg_reactor *r, double seconds)
+{
+    if (!r->fake_clock || !(seconds >= 0) || isinf(seconds))
+        return -EINVAL;
+    r->fake_now += seconds;
+    r->depth++;
+    /* Each pass runs what was due at its start; calls a pass schedules for
+     * "now" run in the following pass, as repeated Clock.advance(0) would. */
+    while (dg__timers_run(r, &r->timers, r->fake_now) > 0 && !r->stopping)
+        if (dg__timers_next_delay(&r->timers, r->fake_now) != 0)
+            break;
+    r->depth--;
+    return 0;
+}
+
+void dg_reactor_stop(dg_reactor *r)
+{
+    r->stopping = true;
+}
+
+/* ---- descriptor interest -------------------------------------------------- */
+
+static int grow_watchers(dg_reactor *r, int fd)
+{
+    if (fd < r->nwatchers)
+        return 0;
+    int n = r->nwatchers ? r->nwatchers : 64;
+    while (n <= fd)
+        n *= 2;
+    dg__watcher *w = realloc(r->watchers, (size_t)n * sizeof *w);
+    if (!w)
+        return -ENOMEM;
+    memset(w + r->nwatchers, 0, (size_t)(n - r->nwatchers) * sizeof *w);
+    r->watchers = w;
+    r->nwatchers = n;
+    return 0;
+}
+
+static int set_mask(dg_reactor *r, int fd, unsigned mask)
+{
+    dg__watcher *w = &r->watchers[fd];
+    if (w->mask == mask)
+        return 0;
+    int rc = r->backend->update(r, fd, w->mask, mask);
+    if (rc == 0)
+        w->mask = mask;
+    return rc;
+}
+
+int dg__watch_port(dg_reactor *r, int fd, dg_port *p, unsigned mask)
+{
+    int rc = grow_watchers(r, fd);
+    if (rc < 0)
+        return rc;
+    rc = set_mask(r, fd, mask);
+    if (rc == 0)
+        r->watchers[fd].port = mask ? p : NULL;
+    return rc;
+}
+
+static int add_io(dg_reactor *r, int fd, unsigned bit, dg_io_fn fn, void *arg)
+{
+    if (fd < 0)
+        return -EBADF;
+    if (!fn)
+        return -EINVAL;
+    if (fd == r->wake_rfd)
+        return -EEXIST;
+    int rc = grow_watchers(r, fd);
+    if (rc < 0)
+        return rc;
+    dg__watcher *w = &r->watchers[fd];
+    if (w->port)
+        return -EEXIST;
+    rc = set_mask(r, fd, w->mask | bit);
+    if (rc < 0)
+        return rc;
+    if (bit == DG_READABLE) {
+        w->read_fn = fn;
+        w->read_arg = arg;
+    } else {
+        w->write_fn = fn;
+        w->write_arg = arg;
+    }
+    return 0;
+}
+
+static int remove_io(dg_reactor *r, int fd, unsigned bit)
+{
+    if (fd < 0 || fd >= r->nwatchers || r->watchers[fd].port || !(r->watchers[fd].mask & bit))
+        return -ENOENT;
+    int rc = set_mask(r, fd, r->watchers[fd].mask & ~bit);
+    /* Forget the callback even if the kernel already dropped a closed fd. */
+    if (bit == DG_READABLE)
+        r->watchers[fd].read_fn = NULL;
+    else
+        r->watchers[fd].write_fn = NULL;
+    if (rc < 0)
+        r->watchers[fd].mask &= ~bit;
+    return 0;
+}
+
+int dg_reactor_add_reader(dg_reactor *r, int fd, dg_io_fn fn, void *arg)
+{
+    return add_io(r, fd, DG_READABLE, fn, arg);
+}
+
+int dg_reactor_add_writer(dg_reactor *r, int fd, dg_io_fn fn, void *arg)
+{
+    return add_io(r, fd, DG_WRITABLE, fn, arg);
+}
+
+int dg_reactor_remove_reader(dg_reactor *r, int fd)
+{
+    return remove_io(r, fd, DG_READABLE);
+}
+
+int dg_reactor_remove_writer(dg_reactor *r, int fd)
+{
+    return remove_io(r, fd, DG_WRITABLE);
+}
+
+/* ---- one iteration -------------------------------------------------------- */
+
+static int run_pending(dg_reactor *r)
+{
+    int n = 0;
+    /* Work queued while this runs (a stop from stop_protocol) waits for the
+     * next iteration, so a callback never re-enters its own port. */
+    dg_port *list = r->pending;
+    r->pending = NULL;
+    while (list) {
+        dg_port *p = list;
+        list = p->pending_next;
+        p->pending_next = NULL;
+        dg__port_run_pending(p);
+        n++;
+    }
+    return n;
+}
+
+static void free_dead(dg_reactor *r)
+{
+    while (r->dead) {
+        dg_port *p = r->dead;
+        r->dead = p->pending_next;
+        dg__port_release(p);
+    }
+}
+
+static int dispatch(dg_reactor *r, const dg__event *ev)
+{
+    if (ev->fd == r->wake_rfd) {
+        dg__wakeup_drain(r);
+        return 0;
+    }
+    if (ev->fd >= r->nwatchers)
+        return 0;
+    dg__watcher *w = &r->watchers[ev->fd];
+    if (w->port) {
+        /* Errors (a pending ICMP refusal) are read through recv, so that a
+         * connected port reports connection_refused instead of closing. */
+        dg__port_on_readable(w->port);
+        return 1;
+    }
+    int n = 0;
+    /* Re-check the mask before each call: the first may remove the second. */
+    if ((w->mask & DG_READABLE) && (ev->events & (DG_READABLE | DG_ERROR)) && w->read_fn) {
+        w->read_fn(r, ev->fd, ev->events, w->read_arg);
+        n++;
+    }
+    w = &r->watchers[ev->fd]; /* the callback may have grown the table */
+    if ((w->mask & DG_WRITABLE) && (ev->events & (DG_WRITABLE | DG_ERROR)) && w->write_fn) {
+        w->write_fn(r, ev->fd, ev->events, w->write_arg);
+        n++;
+    }
+    return n;
+}
+
+static int wait_timeout(dg_reactor *r, int timeout_ms)
+{
+    if (r->pending || r->stopping || r->thread_calls)
+        return 0;
+    if (r->fake_clock)
+        return timeout_ms;
+    double next = dg__timers_next_delay(&r->timers, monotonic());
+    if (next < 0)
+        return timeout_ms;
+    /* Round up, so a timer is never polled for just before it is due. */
+    double ms = ceil(next * 1000.0);
+    if (ms > 2147483.0 * 1000.0)
+        ms = 2147483.0 * 1000.0;
+    return (timeout_ms >= 0 && timeout_ms < ms) ? timeout_ms : (int)ms;
+}
+
+static int iterate(dg_reactor *r, int timeout_ms)
+{
+    dg__event ev[DG_MAX_EVENTS];
+    int n = run_pending(r);
+    int k = r->backend->wait(r, wait_timeout(r, timeout_ms), ev, DG_MAX_EVENTS);
+    for (int i = 0; i < k; i++)
+        n += dispatch(r, &ev[i]);
+    n += dg__run_thread_calls(r);
+    if (!r->fake_clock)
+        n += dg__timers_run(r, &r->timers, monotonic());
+    if (dg__signals_take(r))
+        r->stopping = true;
+    free_dead(r);
+    return k < 0 ? k : n;
+}
+
+int dg_reactor_run_once(dg_reactor *r, int timeout_ms)
+{
+    if (r->depth)
+        return -EBUSY;
+    r->depth++;
+    int n = iterate(r, timeout_ms);
+    r->depth--;
+    return n;
+}
+
+static void close_all_ports(dg_reactor *r)
+{
+    while (r->ports.head)
+        dg__port_close_now(r->ports.head);
+    run_pending(r); /* refusals queued for ports now closed: discarded there */
+    free_dead(r);
+}
+
+int dg_reactor_run(dg_reactor *r)
+{
+    if (r->depth)
+        return -EBUSY;
+    r->depth++;
+    r->stopping = false;
+    int rc = 0;
+    while (!r->stopping) {
+        int n = iterate(r, -1);
+        if (n < 0 && n != -EINTR) {
+            rc = dg__fail(r, n, "reactor wait failed");
+            break;
+        }
+    }
+    /* Twisted's "during shutdown" trigger: disconnectAll. */
+    close_all_ports(r);
+    r->stopping = false;
+    r->depth--;
+    return rc;
+}
+
+void dg_reactor_free(dg_reactor *r)
+{
+    if (!r || r->depth)
+        return;
+    r->depth++;
+    close_all_ports(r);
+    r->depth--;
+    dg__signals_remove(r);
+    dg__wakeup_free(r);
+    if (r->backend->destroy)
+        r->backend->destroy(r);
+    dg__timers_free(&r->timers);
+    dg__rx_free(&r->rx);
+    free(r->watchers);
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+}

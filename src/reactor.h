@@ -1,0 +1,80 @@
+/* The reactor's private state, shared by the files that implement it. */
+#ifndef DG_REACTOR_H
+#define DG_REACTOR_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include "dgram.h"
+#include "backend.h"
+#include "timer.h"
+#include "udp.h"
+
+#pragma GCC visibility push(hidden)
+
+/* Who is interested in one descriptor: a port, or a foreign reader/writer. */
+typedef struct dg__watcher {
+    dg_port *port;
+    dg_io_fn read_fn, write_fn;
+    void *read_arg, *write_arg;
+    unsigned mask; /* what the backend watches: DG_READABLE | DG_WRITABLE */
+} dg__watcher;
+
+typedef struct dg__thread_call {
+    struct dg__thread_call *next;
+    dg_thread_fn fn;
+    void *arg;
+} dg__thread_call;
+
+struct dg_reactor {
+    const dg__backend *backend;
+    void *backend_data;
+
+    dg__watcher *watchers; /* indexed by fd */
+    int nwatchers;
+
+    dg__timers timers;
+    bool fake_clock;
+    double fake_now;
+
+    bool stopping;
+    int depth; /* > 0 while dispatching: run, free and run_once are refused */
+
+    dg__port_list ports;   /* live ports, for shutdown */
+    dg_port *pending;      /* ports with work for the next iteration (close, refusal) */
+    dg_port *dead;         /* closed ports, freed at the end of the iteration */
+    dg__rx rx;             /* receive buffers shared by every port */
+
+    pthread_mutex_t lock;  /* guards thread_calls and freeing */
+    dg__thread_call *thread_calls, **thread_tail;
+    int wake_rfd, wake_wfd; /* eventfd (both the same) or a pipe */
+    bool signals;
+
+    dg_log_fn log;
+    void *log_arg;
+    char last_error[256];
+};
+
+/* Record "message: <strerror(err)>." as the last error and return err (a
+ * negative errno). dg__refuse records "message." for errors whose message
+ * already says why. */
+int dg__fail(dg_reactor *r, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int dg__refuse(dg_reactor *r, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void dg__log(dg_reactor *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Register interest in fd for a port (mask 0: forget it). */
+int dg__watch_port(dg_reactor *r, int fd, dg_port *p, unsigned mask);
+
+/* Wake-up channel, call_from_thread queue, signal handling (threads.c, signals.c). */
+int dg__wakeup_init(dg_reactor *r);
+void dg__wakeup_free(dg_reactor *r);
+void dg__wakeup_drain(dg_reactor *r);
+void dg__wakeup(dg_reactor *r);
+int dg__run_thread_calls(dg_reactor *r);
+int dg__signals_install(dg_reactor *r);
+void dg__signals_remove(dg_reactor *r);
+bool dg__signals_take(dg_reactor *r);
+
+#pragma GCC visibility pop
+
+#endif

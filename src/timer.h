@@ -1,0 +1,29 @@
+/* Timers: a binary min-heap of dg_call ordered by (when, seq), so calls due at
+ * the same time run in the order they were scheduled, and cancel/reset are
+ * O(log n) through each call's heap index. */
+#ifndef DG_TIMER_H
+#define DG_TIMER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "dgram.h"
+
+#pragma GCC visibility push(hidden)
+
+typedef struct dg__timers {
+    dg_call **heap;
+    size_t len, cap;
+    uint64_t next_seq;
+    dg_call *free_list; /* released calls, reused so a busy timer loop does not hit malloc */
+} dg__timers;
+
+void dg__timers_free(dg__timers *t);
+/* Seconds until the earliest call is due (0 if overdue), or -1 if none. */
+double dg__timers_next_delay(const dg__timers *t, double now);
+/* Run the calls due at now, except those scheduled during this pass.
+ * Returns how many ran. */
+int dg__timers_run(dg_reactor *r, dg__timers *t, double now);
+
+#pragma GCC visibility pop
+
+#endif

@@ -1,0 +1,370 @@
+/* UDP ports: bind, adopt, connect, and the close sequence. Reading is in
+ * udp_read.c, writing in udp_write.c. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "reactor.h"
+
+void dg_listen_options_init(dg_listen_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->interface = "";
+    o->max_packet_size = DG_DEFAULT_MAX_PACKET_SIZE;
+}
+
+static const char *proto_name(const dg_protocol *proto)
+{
+    return proto && proto->ops && proto->ops->name ? proto->ops->name : "DatagramProtocol";
+}
+
+static void list_add(dg__port_list *l, dg_port *p)
+{
+    p->prev = NULL;
+    p->next = l->head;
+    if (l->head)
+        l->head->prev = p;
+    l->head = p;
+}
+
+static void list_remove(dg__port_list *l, dg_port *p)
+{
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        l->head = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    p->prev = p->next = NULL;
+}
+
+static size_t packet_size(const dg_listen_options *o)
+{
+    return o->max_packet_size ? o->max_packet_size : DG_DEFAULT_MAX_PACKET_SIZE;
+}
+
+/* Common checks of dg_listen_udp and dg_adopt_datagram_port, made before any
+ * descriptor exists so that a refusal leaks nothing. */
+static int check_attach(dg_reactor *r, dg_protocol *proto, const dg_listen_options *o,
+                        dg_port **out, const char *what)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if (!proto)
+        return dg__refuse(r, -EINVAL, "Couldn't %s: no protocol", what);
+    if (proto->transport)
+        return dg__refuse(r, -EBUSY, "Couldn't %s: protocol %s is already attached to a port", what,
+                        proto_name(proto));
+    if (packet_size(o) > DG_MAX_PACKET_SIZE_LIMIT)
+        return dg__refuse(r, -EINVAL, "Couldn't %s: max_packet_size %zu is over %d", what,
+                        packet_size(o), DG_MAX_PACKET_SIZE_LIMIT);
+    return 0;
+}
+
+/* Make a port around fd (already bound) and start it: register for reading,
+ * then start_protocol, as Twisted's _connectToProtocol. Owns fd. */
+static int start_port(dg_reactor *r, int fd, int family, dg_protocol *proto,
+                      const dg_listen_options *o, dg_port **out)
+{
+    dg_port *p = calloc(1, sizeof *p);
+    int rc = p ? dg__rx_reserve(&r->rx, packet_size(o)) : -ENOMEM;
+    if (rc == 0)
+        rc = dg__watch_port(r, fd, p, DG_READABLE);
+    if (rc < 0) {
+        free(p);
+        close(fd);
+        return dg__fail(r, rc, "Couldn't start a port");
+    }
+    p->r = r;
+    p->proto = proto;
+    p->fd = fd;
+    p->family = family;
+    p->max_packet_size = packet_size(o);
+    p->state = DG__LISTENING;
+    dg_addr host;
+    p->number = dg_port_get_host(p, &host) == 0 ? dg_addr_port(&host) : 0;
+    list_add(&r->ports, p);
+
+    dg__log(r, "%s starting on %d", proto_name(proto), p->number);
+    *out = p;
+    proto->transport = p;
+    if (proto->ops && proto->ops->start_protocol)
+        proto->ops->start_protocol(proto);
+    return 0;
+}
+
+/* The bind address for an interface string: "" is IPv4 any (as Twisted),
+ * "::" is IPv6 any, anything but an IP literal is refused. */
+static int bind_address(const char *interface, int port, dg_addr *out)
+{
+    return dg_addr_parse(out, *interface ? interface : "0.0.0.0", port);
+}
+
+int dg_listen_udp(dg_reactor *r, int port, dg_protocol *proto, const dg_listen_options *o,
+                  dg_port **out)
+{
+    dg_listen_options defaults;
+    if (!o) {
+        dg_listen_options_init(&defaults);
+        o = &defaults;
+    }
+    const char *iface = o->interface ? o->interface : "";
+    const char *shown = *iface ? iface : "any";
+    int rc = check_attach(r, proto, o, out, "listen");
+    if (rc < 0)
+        return rc;
+    if (port < 0 || port > 65535)
+        return dg__refuse(r, -EINVAL, "Couldn't listen on %s:%d: port must be 0-65535", shown, port);
+    dg_addr addr;
+    if (bind_address(iface, port, &addr) < 0 || strcmp(iface, "<broadcast>") == 0)
+        return dg__refuse(r, -EINVAL, "Couldn't listen on %s:%d: not an IPv4 or IPv6 address", shown,
+                        port);
+
+    int family = dg_addr_family(&addr);
+    int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return dg__fail(r, -errno, "Couldn't listen on %s:%d", shown, port);
+    socklen_t len;
+    const struct sockaddr *sa = dg_addr_sockaddr(&addr, &len);
+    if (bind(fd, sa, len) < 0) {
+        int err = -errno;
+        close(fd);
+        return dg__fail(r, err, "Couldn't listen on %s:%d", shown, port);
+    }
+    return start_port(r, fd, family, proto, o, out);
+}
+
+int dg_adopt_datagram_port(dg_reactor *r, int fd, int family, dg_protocol *proto,
+                           const dg_listen_options *o, dg_port **out)
+{
+    dg_listen_options defaults;
+    if (!o) {
+        dg_listen_options_init(&defaults);
+        o = &defaults;
+    }
+    int rc = check_attach(r, proto, o, out, "adopt a port");
+    if (rc < 0)
+        return rc;
+    if (family != AF_INET && family != AF_INET6)
+        return dg__refuse(r, -EAFNOSUPPORT, "Couldn't adopt descriptor %d: address family %d", fd,
+                        family);
+    /* A duplicate: the caller's descriptor stays theirs, and stop closes
+     * only ours (never shutdown(), which would break theirs too). */
+    int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (dup < 0)
+        return dg__fail(r, -errno, "Couldn't adopt descriptor %d", fd);
+    int type = 0;
+    dg_addr host;
+    socklen_t len = sizeof type;
+    if (getsockopt(dup, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_DGRAM ||
+        (len = sizeof host, getsockname(dup, &host.u.sa, &len)) < 0 ||
+        host.u.sa.sa_family != family) {
+        close(dup);
+        return dg__refuse(r, -EINVAL, "Couldn't adopt descriptor %d: not a bound datagram socket of "
+                        "family %d", fd, family);
+    }
+    /* Non-blocking behaviour comes from MSG_DONTWAIT on every call, not from
+     * O_NONBLOCK, which the dup would share with the caller's descriptor. */
+    return start_port(r, dup, family, proto, o, out);
+}
+
+int dg_port_connect(dg_port *p, const char *host, int port)
+{
+    if (!p || p->state == DG__CLOSED)
+        return -EBADF;
+    dg_reactor *r = p->r;
+    dg_addr peer;
+    if (p->connected)
+        return dg__refuse(r, -EISCONN, "Couldn't connect to %s:%d: already connected, reconnecting "
+                        "is not supported", host ? host : "", port);
+    if (!host || dg_addr_parse(&peer, host, port) < 0)
+        return dg__refuse(r, -EINVAL, "Couldn't connect to %s:%d: not an IPv4 or IPv6 address", host ? host : "",
+                        port);
+    if (dg_addr_family(&peer) != p->family)
+        return dg__refuse(r, -EAFNOSUPPORT, "Couldn't connect to %s:%d: wrong address family for "
+                        "this port", host, port);
+    socklen_t len;
+    const struct sockaddr *sa = dg_addr_sockaddr(&peer, &len);
+    if (connect(p->fd, sa, len) < 0)
+        return dg__fail(r, -errno, "Couldn't connect to %s:%d", host, port);
+    /* Only now: a failed connect leaves the port unconnected (Twisted sets
+     * its address first and is left half-connected). */
+    p->peer = peer;
+    p->connected = true;
+    return 0;
+}
+
+int dg_port_get_host(const dg_port *p, dg_addr *out)
+{
+    if (!p || !out || p->state == DG__CLOSED)
+        return -EBADF;
+    socklen_t len = sizeof *out;
+    memset(out, 0, sizeof *out);
+    return getsockname(p->fd, &out->u.sa, &len) < 0 ? -errno : 0;
+}
+
+int dg_port_get_peer(const dg_port *p, dg_addr *out)
+{
+    if (!p || !out || p->state == DG__CLOSED)
+        return -EBADF;
+    if (!p->connected)
+        return -ENOTCONN;
+    *out = p->peer;
+    return 0;
+}
+
+int dg_port_set_broadcast_allowed(dg_port *p, bool allowed)
+{
+    if (!p || p->state == DG__CLOSED)
+        return -EBADF;
+    int on = allowed;
+    return setsockopt(p->fd, SOL_SOCKET, SO_BROADCAST, &on, sizeof on) < 0 ? -errno : 0;
+}
+
+int dg_port_get_broadcast_allowed(const dg_port *p)
+{
+    if (!p || p->state == DG__CLOSED)
+        return -EBADF;
+    int on = 0;
+    socklen_t len = sizeof on;
+    return getsockopt(p->fd, SOL_SOCKET, SO_BROADCAST, &on, &len) < 0 ? -errno : on != 0;
+}
+
+int dg_port_fd(const dg_port *p)
+{
+    return p && p->state != DG__CLOSED ? p->fd : -EBADF;
+}
+
+dg_protocol *dg_port_protocol(const dg_port *p)
+{
+    return p && p->state != DG__CLOSED ? p->proto : NULL;
+}
+
+dg_reactor *dg_port_reactor(const dg_port *p)
+{
+    return p ? p->r : NULL;
+}
+
+unsigned dg_port_datagram_flags(const dg_port *p)
+{
+    return p ? p->cur_flags : 0;
+}
+
+int dg_port_get_stats(const dg_port *p, dg_port_stats *out)
+{
+    if (!p || !out)
+        return -EINVAL;
+    *out = p->stats;
+    return 0;
+}
+
+int dg_port_format(const dg_port *p, char *buf, size_t len)
+{
+    if (!p)
+        return -EBADF;
+    int n = p->state == DG__LISTENING
+                ? snprintf(buf, len, "<%s on %d>", proto_name(p->proto), p->number)
+                : snprintf(buf, len, "<%s not connected>", proto_name(p->proto));
+    return (size_t)n < len ? n : -ENOSPC;
+}
+
+/* ---- closing ---------------------------------------------------------------- */
+
+void dg__port_schedule(dg_port *p, unsigned what)
+{
+    if (!p->pending) {
+        p->pending_next = p->r->pending;
+        p->r->pending = p;
+    }
+    p->pending |= what;
+}
+
+static void unschedule(dg_port *p)
+{
+    dg_port **pp = &p->r->pending;
+    while (*pp && *pp != p)
+        pp = &(*pp)->pending_next;
+    if (*pp)
+        *pp = p->pending_next;
+    p->pending_next = NULL;
+    p->pending = 0;
+}
+
+/* Twisted's connectionLost order: log, detach, stop_protocol, close, done.
+ * The protocol is not touched after stop_protocol, so it may free itself. */
+void dg__port_close_now(dg_port *p)
+{
+    dg_reactor *r = p->r;
+    if (p->state == DG__CLOSED)
+        return;
+    if (p->pending)
+        unschedule(p);
+    dg__watch_port(r, p->fd, p, 0);
+    p->state = DG__CLOSED;
+    list_remove(&r->ports, p);
+    dg__log(r, "(UDP Port %d Closed)", p->number);
+
+    dg_protocol *proto = p->proto;
+    p->proto = NULL;
+    proto->transport = NULL;
+    if (proto->ops && proto->ops->stop_protocol)
+        proto->ops->stop_protocol(proto);
+    close(p->fd);
+    p->fd = -1;
+    if (p->done)
+        p->done(p, p->done_arg);
+    /* Freed at the end of the iteration: a read loop may still hold p. */
+    p->pending_next = r->dead;
+    r->dead = p;
+}
+
+void dg__port_run_pending(dg_port *p)
+{
+    unsigned what = p->pending;
+    p->pending = 0;
+    if (p->state == DG__CLOSED)
+        return;
+    if ((what & DG__PENDING_REFUSED) && p->proto->ops && p->proto->ops->connection_refused)
+        p->proto->ops->connection_refused(p->proto);
+    /* The refusal callback may have closed the port itself. */
+    if ((what & DG__PENDING_CLOSE) && p->state != DG__CLOSED)
+        dg__port_close_now(p);
+}
+
+static int begin_stop(dg_port *p, dg_port_done_fn done, void *arg)
+{
+    if (!p || p->state != DG__LISTENING)
+        return -EALREADY;
+    p->state = DG__STOPPING;
+    p->done = done;
+    p->done_arg = arg;
+    dg__watch_port(p->r, p->fd, p, 0);
+    return 0;
+}
+
+int dg_port_stop_listening(dg_port *p, dg_port_done_fn done, void *arg)
+{
+    int rc = begin_stop(p, done, arg);
+    if (rc == 0)
+        dg__port_schedule(p, DG__PENDING_CLOSE);
+    return rc;
+}
+
+int dg_port_close(dg_port *p)
+{
+    if (!p || p->state == DG__CLOSED)
+        return -EALREADY;
+    if (p->state == DG__LISTENING)
+        begin_stop(p, NULL, NULL);
+    dg__port_close_now(p);
+    return 0;
+}
+
+void dg__port_release(dg_port *p)
+{
+    free(p);
+}

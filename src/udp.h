@@ -1,0 +1,70 @@
+/* UDP ports: private state, and the entry points the reactor uses. */
+#ifndef DG_UDP_H
+#define DG_UDP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include "dgram.h"
+
+#pragma GCC visibility push(hidden)
+
+enum dg__port_state { DG__LISTENING, DG__STOPPING, DG__CLOSED };
+enum { DG__PENDING_CLOSE = 1, DG__PENDING_REFUSED = 2 };
+
+typedef struct dg__port_list {
+    dg_port *head;
+} dg__port_list;
+
+struct dg_port {
+    dg_reactor *r;
+    dg_protocol *proto;
+    int fd;
+    int family;
+    int number; /* the bound port, for log lines */
+    size_t max_packet_size;
+    enum dg__port_state state;
+    bool connected;
+    dg_addr peer;
+    unsigned cur_flags; /* of the datagram being delivered */
+    unsigned pending;   /* DG__PENDING_* */
+    dg_port_done_fn done;
+    void *done_arg;
+    dg_port_stats stats;
+    dg_port *prev, *next;   /* reactor's live list */
+    dg_port *pending_next;  /* reactor's pending list, or dead list once closed */
+};
+
+/* Shared receive buffers: one batch of slots, each as long as the largest
+ * max_packet_size of any port. Only one port reads at a time (the reactor
+ * thread), so one set serves all. A callback that opens a larger port
+ * replaces the set; the read loop holds a reference to the old one. */
+typedef struct dg__rxset {
+    unsigned refs;
+    size_t slot_size;
+    unsigned nslots;
+    unsigned char *buf;
+    dg_addr *addrs;
+    struct iovec *iov;
+    struct mmsghdr *msgs;
+} dg__rxset;
+
+typedef struct dg__rx {
+    dg__rxset *cur;
+} dg__rx;
+
+int dg__rx_reserve(dg__rx *rx, size_t max_packet_size);
+void dg__rx_free(dg__rx *rx);
+
+/* The port's descriptor is readable (or has an error pending). */
+void dg__port_on_readable(dg_port *p);
+/* Run the port's deferred work (close, refusal report). */
+void dg__port_run_pending(dg_port *p);
+/* Shutdown: close now, running stop_protocol and done. */
+void dg__port_close_now(dg_port *p);
+void dg__port_schedule(dg_port *p, unsigned what);
+void dg__port_release(dg_port *p);
+
+#pragma GCC visibility pop
+
+#endif
