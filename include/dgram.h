@@ -44,6 +44,13 @@ typedef struct dg_protocol dg_protocol;
 /* Errors                                                                   */
 /* ------------------------------------------------------------------------ */
 
+/* Name resolution fails with these (they are not errno values). */
+enum {
+    DG_ERR_NAME_NOT_FOUND = -3001, /* the name has no address (of that family) */
+    DG_ERR_NAME_TEMPORARY = -3002, /* the resolver could not answer now */
+    DG_ERR_NAME_FAILED = -3003     /* the resolver failed for good */
+};
+
 /* Text for a negative errno value returned by this library ("Address already
  * in use"). Never NULL; unknown values give "Unknown error N". */
 const char *dg_strerror(int err);
@@ -123,6 +130,9 @@ typedef struct dg_reactor_options {
     /* Silent by default. */
     dg_log_fn log;
     void *log_arg;
+    /* Most worker threads for dg_reactor_call_in_thread() and name lookups;
+     * 0 means 4. Threads start on first use. */
+    unsigned threads;
 } dg_reactor_options;
 
 void dg_reactor_options_init(dg_reactor_options *o);
@@ -167,6 +177,14 @@ const char *dg_reactor_backend(const dg_reactor *r);
  * freed. */
 typedef void (*dg_thread_fn)(dg_reactor *r, void *arg);
 int dg_reactor_call_from_thread(dg_reactor *r, dg_thread_fn fn, void *arg);
+
+/* Run work(arg) on a worker thread, then done(r, status, arg) on the reactor
+ * thread (Twisted's deferToThread). status is 0, or -ECANCELED when the
+ * reactor was freed before the work started. Work that is running when the
+ * reactor is freed is waited for, and its done still runs. */
+typedef void (*dg_work_fn)(void *arg);
+typedef void (*dg_work_done_fn)(dg_reactor *r, int status, void *arg);
+int dg_reactor_call_in_thread(dg_reactor *r, dg_work_fn work, dg_work_done_fn done, void *arg);
 
 /* Readers and writers for foreign descriptors (Twisted's addReader). fn runs
  * when fd is readable (or writable); events holds DG_READABLE, DG_WRITABLE
@@ -329,6 +347,32 @@ int dg_port_stop_listening(dg_port *p, dg_port_done_fn done, void *arg);
  * memory lives until the current callback returns. After this returns the
  * library holds no reference to the protocol, which may free itself. */
 int dg_port_close(dg_port *p);
+
+typedef struct dg_connect_options {
+    /* Local address to bind, an IP literal; "" (default) is any of the
+     * resolved family. */
+    const char *interface;
+    int local_port;          /* default 0: ephemeral */
+    size_t max_packet_size;  /* as dg_listen_options; default 8192 */
+    int family;              /* AF_UNSPEC (default: any), AF_INET or AF_INET6 */
+    double resolve_timeout;  /* seconds for the lookup; default 10, 0: none */
+} dg_connect_options;
+
+void dg_connect_options_init(dg_connect_options *o);
+
+/* A connected port to host (a name or an IP literal) and port (Twisted's old
+ * connectUDP). The name is resolved on a worker thread with getaddrinfo(), so
+ * /etc/hosts, resolv.conf and nsswitch apply and the reactor never blocks.
+ * *out is set at once; start_protocol runs only when the socket is bound and
+ * connected (inside this call for a literal). A failed lookup or connect
+ * calls connection_failed(self, err) (transport set, the message naming the
+ * host in dg_reactor_last_error(), e.g. "DNS lookup failed:
+ * no-such-host.test: name not found."), then the port closes without
+ * stop_protocol, since the protocol never started. Stopping the port during
+ * the lookup cancels it: no protocol callback follows. Returns -EINVAL, -EBUSY
+ * as dg_listen_udp(), or the errno of a literal's bind or connect. */
+int dg_connect_udp(dg_reactor *r, const char *host, int port, dg_protocol *proto,
+                   const dg_connect_options *o, dg_port **out);
 
 /* SO_BROADCAST; off by default. get returns 0 or 1, or a negative errno. */
 int dg_port_set_broadcast_allowed(dg_port *p, bool allowed);

@@ -5,6 +5,12 @@
 
 const char *dg_strerror(int err)
 {
+    switch (err) {
+    case DG_ERR_NAME_NOT_FOUND: return "name not found";
+    case DG_ERR_NAME_TEMPORARY: return "temporary failure in name resolution";
+    case DG_ERR_NAME_FAILED: return "name resolution failed";
+    default: break;
+    }
     /* strerror() may share a static buffer between threads; the table
      * behind strerrordesc_np() does not. */
     const char *s = strerrordesc_np(err < 0 ? -err : err);

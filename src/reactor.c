@@ -50,6 +50,7 @@ int dg_reactor_new(const dg_reactor_options *o, dg_reactor **out)
     r->fake_clock = o->fake_clock;
     r->log = o->log;
     r->log_arg = o->log_arg;
+    r->max_threads = o->threads;
     r->wake_rfd = r->wake_wfd = -1;
     r->thread_tail = &r->thread_calls;
     pthread_mutex_init(&r->lock, NULL);
@@ -341,6 +342,8 @@ void dg_reactor_free(dg_reactor *r)
     r->depth++;
     close_all_ports(r);
     r->depth--;
+    dg__pool_free(r);
+    free_dead(r); /* ports closed by work reported during the pool's shutdown */
     dg__signals_remove(r);
     dg__wakeup_free(r);
     if (r->backend->destroy)

@@ -20,11 +20,17 @@ typedef struct dg__watcher {
     unsigned mask; /* what the backend watches: DG_READABLE | DG_WRITABLE */
 } dg__watcher;
 
+/* A call queued for the reactor thread. Either allocated by
+ * dg_reactor_call_from_thread (heap: freed after it runs) or embedded in a
+ * worker job, whose fn releases it (so a worker never allocates to report). */
 typedef struct dg__thread_call {
     struct dg__thread_call *next;
     dg_thread_fn fn;
     void *arg;
+    bool heap;
 } dg__thread_call;
+
+typedef struct dg__pool dg__pool;
 
 struct dg_reactor {
     const dg__backend *backend;
@@ -50,6 +56,9 @@ struct dg_reactor {
     int wake_rfd, wake_wfd; /* eventfd (both the same) or a pipe */
     bool signals;
 
+    dg__pool *pool;        /* worker threads, started on first use (pool.c) */
+    unsigned max_threads;
+
     dg_log_fn log;
     void *log_arg;
     char last_error[256];
@@ -71,6 +80,15 @@ void dg__wakeup_free(dg_reactor *r);
 void dg__wakeup_drain(dg_reactor *r);
 void dg__wakeup(dg_reactor *r);
 int dg__run_thread_calls(dg_reactor *r);
+/* Queue c for the reactor thread and wake it; false once it is shutting down. */
+bool dg__post(dg_reactor *r, dg__thread_call *c);
+/* Worker pool (pool.c). */
+typedef void (*dg__job_fn)(void *arg);
+typedef struct dg__job dg__job;
+dg__job *dg__pool_submit(dg_reactor *r, dg_work_fn work, dg_work_done_fn done, void *arg);
+/* Cancel a job: its work is skipped if not started, and done gets -ECANCELED. */
+void dg__pool_cancel(dg__job *j);
+void dg__pool_free(dg_reactor *r);
 int dg__signals_install(dg_reactor *r);
 void dg__signals_remove(dg_reactor *r);
 bool dg__signals_take(dg_reactor *r);

@@ -42,9 +42,10 @@ void dg__wakeup_free(dg_reactor *r)
     int rfd = r->wake_rfd, wfd = r->wake_wfd;
     r->wake_rfd = r->wake_wfd = -1; /* later call_from_thread: -ESHUTDOWN */
     pthread_mutex_unlock(&r->lock);
-    while (c) {
+    while (c) { /* only heap calls are left: the pool has drained its own */
         dg__thread_call *next = c->next;
-        free(c);
+        if (c->heap)
+            free(c);
         c = next;
     }
     if (rfd >= 0)
@@ -71,6 +72,20 @@ void dg__wakeup_drain(dg_reactor *r)
         ;
 }
 
+bool dg__post(dg_reactor *r, dg__thread_call *c)
+{
+    c->next = NULL;
+    pthread_mutex_lock(&r->lock);
+    bool open = r->wake_wfd >= 0;
+    if (open) {
+        *r->thread_tail = c;
+        r->thread_tail = &c->next;
+        dg__wakeup(r);
+    }
+    pthread_mutex_unlock(&r->lock);
+    return open;
+}
+
 int dg_reactor_call_from_thread(dg_reactor *r, dg_thread_fn fn, void *arg)
 {
     if (!r || !fn)
@@ -78,19 +93,11 @@ int dg_reactor_call_from_thread(dg_reactor *r, dg_thread_fn fn, void *arg)
     dg__thread_call *c = malloc(sizeof *c);
     if (!c)
         return -ENOMEM;
-    c->next = NULL;
-    c->fn = fn;
-    c->arg = arg;
-    pthread_mutex_lock(&r->lock);
-    if (r->wake_wfd < 0) {
-        pthread_mutex_unlock(&r->lock);
+    *c = (dg__thread_call){.fn = fn, .arg = arg, .heap = true};
+    if (!dg__post(r, c)) {
         free(c);
         return -ESHUTDOWN;
     }
-    *r->thread_tail = c;
-    r->thread_tail = &c->next;
-    dg__wakeup(r);
-    pthread_mutex_unlock(&r->lock);
     return 0;
 }
 
@@ -106,8 +113,10 @@ int dg__run_thread_calls(dg_reactor *r)
     int n = 0;
     while (c) {
         dg__thread_call *next = c->next;
+        bool heap = c->heap;
         c->fn(r, c->arg);
-        free(c);
+        if (heap)
+            free(c);
         c = next;
         n++;
     }

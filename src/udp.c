@@ -41,67 +41,92 @@ static void list_remove(dg__port_list *l, dg_port *p)
     p->prev = p->next = NULL;
 }
 
-static size_t packet_size(const dg_listen_options *o)
+static size_t packet_size(size_t requested)
 {
-    return o->max_packet_size ? o->max_packet_size : DG_DEFAULT_MAX_PACKET_SIZE;
+    return requested ? requested : DG_DEFAULT_MAX_PACKET_SIZE;
 }
 
-/* Common checks of dg_listen_udp and dg_adopt_datagram_port, made before any
- * descriptor exists so that a refusal leaks nothing. */
-static int check_attach(dg_reactor *r, dg_protocol *proto, const dg_listen_options *o,
-                        dg_port **out, const char *what)
+static bool attached(const dg_reactor *r, const dg_protocol *proto)
+{
+    if (proto->transport)
+        return true;
+    for (const dg_port *p = r->ports.head; p; p = p->next) /* a lookup under way */
+        if (p->proto == proto)
+            return true;
+    return false;
+}
+
+int dg__port_new(dg_reactor *r, dg_protocol *proto, size_t max_packet_size, const char *what,
+                 dg_port **out)
 {
     if (!out)
         return -EINVAL;
     *out = NULL;
     if (!proto)
         return dg__refuse(r, -EINVAL, "Couldn't %s: no protocol", what);
-    if (proto->transport)
+    if (attached(r, proto))
         return dg__refuse(r, -EBUSY, "Couldn't %s: protocol %s is already attached to a port", what,
-                        proto_name(proto));
-    if (packet_size(o) > DG_MAX_PACKET_SIZE_LIMIT)
-        return dg__refuse(r, -EINVAL, "Couldn't %s: max_packet_size %zu is over %d", what,
-                        packet_size(o), DG_MAX_PACKET_SIZE_LIMIT);
-    return 0;
-}
-
-/* Make a port around fd (already bound) and start it: register for reading,
- * then start_protocol, as Twisted's _connectToProtocol. Owns fd. */
-static int start_port(dg_reactor *r, int fd, int family, dg_protocol *proto,
-                      const dg_listen_options *o, dg_port **out)
-{
+                          proto_name(proto));
+    size_t size = packet_size(max_packet_size);
+    if (size > DG_MAX_PACKET_SIZE_LIMIT)
+        return dg__refuse(r, -EINVAL, "Couldn't %s: max_packet_size %zu is over %d", what, size,
+                          DG_MAX_PACKET_SIZE_LIMIT);
     dg_port *p = calloc(1, sizeof *p);
-    int rc = p ? dg__rx_reserve(&r->rx, packet_size(o)) : -ENOMEM;
-    if (rc == 0)
-        rc = dg__watch_port(r, fd, p, DG_READABLE);
+    int rc = p ? dg__rx_reserve(&r->rx, size) : -ENOMEM;
     if (rc < 0) {
         free(p);
-        close(fd);
-        return dg__fail(r, rc, "Couldn't start a port");
+        return dg__fail(r, rc, "Couldn't %s", what);
     }
-    p->r = r;
-    p->proto = proto;
-    p->fd = fd;
-    p->family = family;
-    p->max_packet_size = packet_size(o);
-    p->state = DG__LISTENING;
-    dg_addr host;
-    p->number = dg_port_get_host(p, &host) == 0 ? dg_addr_port(&host) : 0;
+    *p = (dg_port){.r = r, .proto = proto, .fd = -1, .max_packet_size = size,
+                   .state = DG__RESOLVING};
     list_add(&r->ports, p);
-
-    dg__log(r, "%s starting on %d", proto_name(proto), p->number);
     *out = p;
-    proto->transport = p;
-    if (proto->ops && proto->ops->start_protocol)
-        proto->ops->start_protocol(proto);
     return 0;
 }
 
-/* The bind address for an interface string: "" is IPv4 any (as Twisted),
- * "::" is IPv6 any, anything but an IP literal is refused. */
-static int bind_address(const char *interface, int port, dg_addr *out)
+void dg__port_discard(dg_port *p)
 {
-    return dg_addr_parse(out, *interface ? interface : "0.0.0.0", port);
+    if (p->fd >= 0)
+        close(p->fd);
+    p->fd = -1;
+    p->state = DG__CLOSED;
+    list_remove(&p->r->ports, p);
+    p->pending_next = p->r->dead;
+    p->r->dead = p;
+}
+
+/* Register for reading, then start_protocol, as Twisted's _connectToProtocol. */
+void dg__port_open(dg_port *p, int fd, int family)
+{
+    dg_reactor *r = p->r;
+    p->fd = fd;
+    p->family = family;
+    dg_addr host;
+    p->number = getsockname(fd, &host.u.sa, &(socklen_t){sizeof host}) == 0 ? dg_addr_port(&host) : 0;
+    /* The fd is new and the table was sized by the rx reserve's caller, so
+     * this can only fail for lack of memory for the table itself. */
+    if (dg__watch_port(r, fd, p, DG_READABLE) < 0)
+        dg__log(r, "(UDP Port %d) cannot watch descriptor %d", p->number, fd);
+    p->state = DG__LISTENING;
+    dg__log(r, "%s starting on %d", proto_name(p->proto), p->number);
+    p->proto->transport = p;
+    p->started = true;
+    if (p->proto->ops && p->proto->ops->start_protocol)
+        p->proto->ops->start_protocol(p->proto);
+}
+
+int dg__bind(int fd, int family, const char *interface, int port)
+{
+    dg_addr addr;
+    const char *any = family == AF_INET6 ? "::" : "0.0.0.0";
+    int rc = dg_addr_parse(&addr, interface && *interface ? interface : any, port);
+    if (rc < 0)
+        return rc;
+    if (dg_addr_family(&addr) != family)
+        return -EAFNOSUPPORT;
+    socklen_t len;
+    const struct sockaddr *sa = dg_addr_sockaddr(&addr, &len);
+    return bind(fd, sa, len) < 0 ? -errno : 0;
 }
 
 int dg_listen_udp(dg_reactor *r, int port, dg_protocol *proto, const dg_listen_options *o,
@@ -112,69 +137,73 @@ int dg_listen_udp(dg_reactor *r, int port, dg_protocol *proto, const dg_listen_o
         dg_listen_options_init(&defaults);
         o = &defaults;
     }
+    /* "" is IPv4 any, as Twisted; "::" is IPv6 any; only IP literals, and
+     * all of it checked before a socket exists. */
     const char *iface = o->interface ? o->interface : "";
     const char *shown = *iface ? iface : "any";
-    int rc = check_attach(r, proto, o, out, "listen");
-    if (rc < 0)
-        return rc;
+    dg_addr addr;
     if (port < 0 || port > 65535)
         return dg__refuse(r, -EINVAL, "Couldn't listen on %s:%d: port must be 0-65535", shown, port);
-    dg_addr addr;
-    if (bind_address(iface, port, &addr) < 0 || strcmp(iface, "<broadcast>") == 0)
+    if (dg_addr_parse(&addr, *iface ? iface : "0.0.0.0", port) < 0 || strcmp(iface, "<broadcast>") == 0)
         return dg__refuse(r, -EINVAL, "Couldn't listen on %s:%d: not an IPv4 or IPv6 address", shown,
-                        port);
-
+                          port);
     int family = dg_addr_family(&addr);
+    dg_port *p;
+    int rc = dg__port_new(r, proto, o->max_packet_size, "listen", &p);
+    if (rc < 0)
+        return rc;
     int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return dg__fail(r, -errno, "Couldn't listen on %s:%d", shown, port);
-    socklen_t len;
-    const struct sockaddr *sa = dg_addr_sockaddr(&addr, &len);
-    if (bind(fd, sa, len) < 0) {
-        int err = -errno;
-        close(fd);
-        return dg__fail(r, err, "Couldn't listen on %s:%d", shown, port);
+    rc = fd < 0 ? -errno : dg__bind(fd, family, iface, port);
+    if (rc < 0) {
+        if (fd >= 0)
+            close(fd);
+        dg__port_discard(p);
+        return dg__fail(r, rc, "Couldn't listen on %s:%d", shown, port);
     }
-    return start_port(r, fd, family, proto, o, out);
+    dg__port_open(p, fd, family);
+    *out = p;
+    return 0;
 }
 
 int dg_adopt_datagram_port(dg_reactor *r, int fd, int family, dg_protocol *proto,
                            const dg_listen_options *o, dg_port **out)
 {
-    dg_listen_options defaults;
-    if (!o) {
-        dg_listen_options_init(&defaults);
-        o = &defaults;
-    }
-    int rc = check_attach(r, proto, o, out, "adopt a port");
-    if (rc < 0)
-        return rc;
     if (family != AF_INET && family != AF_INET6)
         return dg__refuse(r, -EAFNOSUPPORT, "Couldn't adopt descriptor %d: address family %d", fd,
-                        family);
+                          family);
+    dg_port *p;
+    int rc = dg__port_new(r, proto, o ? o->max_packet_size : 0, "adopt a port", &p);
+    if (rc < 0)
+        return rc;
     /* A duplicate: the caller's descriptor stays theirs, and stop closes
      * only ours (never shutdown(), which would break theirs too). */
     int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (dup < 0)
-        return dg__fail(r, -errno, "Couldn't adopt descriptor %d", fd);
+    if (dup < 0) {
+        rc = -errno;
+        dg__port_discard(p);
+        return dg__fail(r, rc, "Couldn't adopt descriptor %d", fd);
+    }
     int type = 0;
     dg_addr host;
     socklen_t len = sizeof type;
     if (getsockopt(dup, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_DGRAM ||
         (len = sizeof host, getsockname(dup, &host.u.sa, &len)) < 0 ||
         host.u.sa.sa_family != family) {
-        close(dup);
-        return dg__refuse(r, -EINVAL, "Couldn't adopt descriptor %d: not a bound datagram socket of "
-                        "family %d", fd, family);
+        p->fd = dup;
+        dg__port_discard(p);
+        return dg__refuse(r, -EINVAL, "Couldn't adopt descriptor %d: not a bound datagram socket "
+                          "of family %d", fd, family);
     }
     /* Non-blocking behaviour comes from MSG_DONTWAIT on every call, not from
      * O_NONBLOCK, which the dup would share with the caller's descriptor. */
-    return start_port(r, dup, family, proto, o, out);
+    dg__port_open(p, dup, family);
+    *out = p;
+    return 0;
 }
 
 int dg_port_connect(dg_port *p, const char *host, int port)
 {
-    if (!p || p->state == DG__CLOSED)
+    if (!p || p->fd < 0)
         return -EBADF;
     dg_reactor *r = p->r;
     dg_addr peer;
@@ -200,7 +229,7 @@ int dg_port_connect(dg_port *p, const char *host, int port)
 
 int dg_port_get_host(const dg_port *p, dg_addr *out)
 {
-    if (!p || !out || p->state == DG__CLOSED)
+    if (!p || !out || p->fd < 0)
         return -EBADF;
     socklen_t len = sizeof *out;
     memset(out, 0, sizeof *out);
@@ -209,7 +238,7 @@ int dg_port_get_host(const dg_port *p, dg_addr *out)
 
 int dg_port_get_peer(const dg_port *p, dg_addr *out)
 {
-    if (!p || !out || p->state == DG__CLOSED)
+    if (!p || !out || p->fd < 0)
         return -EBADF;
     if (!p->connected)
         return -ENOTCONN;
@@ -219,7 +248,7 @@ int dg_port_get_peer(const dg_port *p, dg_addr *out)
 
 int dg_port_set_broadcast_allowed(dg_port *p, bool allowed)
 {
-    if (!p || p->state == DG__CLOSED)
+    if (!p || p->fd < 0)
         return -EBADF;
     int on = allowed;
     return setsockopt(p->fd, SOL_SOCKET, SO_BROADCAST, &on, sizeof on) < 0 ? -errno : 0;
@@ -227,7 +256,7 @@ int dg_port_set_broadcast_allowed(dg_port *p, bool allowed)
 
 int dg_port_get_broadcast_allowed(const dg_port *p)
 {
-    if (!p || p->state == DG__CLOSED)
+    if (!p || p->fd < 0)
         return -EBADF;
     int on = 0;
     socklen_t len = sizeof on;
@@ -236,7 +265,7 @@ int dg_port_get_broadcast_allowed(const dg_port *p)
 
 int dg_port_fd(const dg_port *p)
 {
-    return p && p->state != DG__CLOSED ? p->fd : -EBADF;
+    return p && p->fd >= 0 ? p->fd : -EBADF;
 }
 
 dg_protocol *dg_port_protocol(const dg_port *p)
@@ -303,17 +332,24 @@ void dg__port_close_now(dg_port *p)
         return;
     if (p->pending)
         unschedule(p);
-    dg__watch_port(r, p->fd, p, 0);
+    if (p->conn)
+        dg__connect_abandon(p);
+    if (p->fd >= 0)
+        dg__watch_port(r, p->fd, p, 0);
     p->state = DG__CLOSED;
     list_remove(&r->ports, p);
-    dg__log(r, "(UDP Port %d Closed)", p->number);
+    if (p->started)
+        dg__log(r, "(UDP Port %d Closed)", p->number);
 
     dg_protocol *proto = p->proto;
     p->proto = NULL;
-    proto->transport = NULL;
-    if (proto->ops && proto->ops->stop_protocol)
-        proto->ops->stop_protocol(proto);
-    close(p->fd);
+    if (p->started) {
+        proto->transport = NULL;
+        if (proto->ops && proto->ops->stop_protocol)
+            proto->ops->stop_protocol(proto);
+    }
+    if (p->fd >= 0)
+        close(p->fd);
     p->fd = -1;
     if (p->done)
         p->done(p, p->done_arg);
@@ -337,12 +373,15 @@ void dg__port_run_pending(dg_port *p)
 
 static int begin_stop(dg_port *p, dg_port_done_fn done, void *arg)
 {
-    if (!p || p->state != DG__LISTENING)
+    if (!p || (p->state != DG__LISTENING && p->state != DG__RESOLVING))
         return -EALREADY;
+    if (p->conn)
+        dg__connect_abandon(p); /* no callback may follow the stop */
     p->state = DG__STOPPING;
     p->done = done;
     p->done_arg = arg;
-    dg__watch_port(p->r, p->fd, p, 0);
+    if (p->fd >= 0)
+        dg__watch_port(p->r, p->fd, p, 0);
     return 0;
 }
 
@@ -358,7 +397,7 @@ int dg_port_close(dg_port *p)
 {
     if (!p || p->state == DG__CLOSED)
         return -EALREADY;
-    if (p->state == DG__LISTENING)
+    if (p->state != DG__STOPPING)
         begin_stop(p, NULL, NULL);
     dg__port_close_now(p);
     return 0;

@@ -9,7 +9,7 @@
 
 #pragma GCC visibility push(hidden)
 
-enum dg__port_state { DG__LISTENING, DG__STOPPING, DG__CLOSED };
+enum dg__port_state { DG__RESOLVING, DG__LISTENING, DG__STOPPING, DG__CLOSED };
 enum { DG__PENDING_CLOSE = 1, DG__PENDING_REFUSED = 2 };
 
 typedef struct dg__port_list {
@@ -31,6 +31,8 @@ struct dg_port {
     dg_port_done_fn done;
     void *done_arg;
     dg_port_stats stats;
+    bool started;           /* start_protocol ran: stop_protocol is owed */
+    struct dg__connecting *conn; /* name lookup under way (resolve.c) */
     dg_port *prev, *next;   /* reactor's live list */
     dg_port *pending_next;  /* reactor's pending list, or dead list once closed */
 };
@@ -55,6 +57,19 @@ typedef struct dg__rx {
 
 int dg__rx_reserve(dg__rx *rx, size_t max_packet_size);
 void dg__rx_free(dg__rx *rx);
+
+/* A port not yet open (fd -1), on the reactor's live list. Checks that proto
+ * is free and the sizes are sane first; errors are recorded on the reactor. */
+int dg__port_new(dg_reactor *r, dg_protocol *proto, size_t max_packet_size, const char *what,
+                 dg_port **out);
+/* Give p its bound socket and start it: read, log, start_protocol. */
+void dg__port_open(dg_port *p, int fd, int family);
+/* Take a port that never opened off the reactor (its fd, if any, closed). */
+void dg__port_discard(dg_port *p);
+/* Bind fd to the interface literal ("" is any of family) and local port. */
+int dg__bind(int fd, int family, const char *interface, int port);
+/* resolve.c: give up a lookup under way, with no callback. */
+void dg__connect_abandon(dg_port *p);
 
 /* The port's descriptor is readable (or has an error pending). */
 void dg__port_on_readable(dg_port *p);

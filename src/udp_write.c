@@ -43,8 +43,8 @@ static int send_once(dg_port *p, struct msghdr *m)
 
 static int send_datagram(dg_port *p, struct iovec *iov, size_t n, const dg_addr *to)
 {
-    if (!p || p->state == DG__CLOSED)
-        return -EBADF;
+    if (!p || p->fd < 0)
+        return p && p->state == DG__RESOLVING ? -ENOTCONN : -EBADF;
     if (n > IOV_MAX)
         return -EINVAL;
     struct msghdr m = {.msg_iov = iov, .msg_iovlen = n};
