@@ -178,6 +178,9 @@ int dg_connect_udp(dg_reactor *r, const char *host, int port, dg_protocol *proto
                    const dg_connect_options *o, dg_port **out)
 {
     dg_connect_options defaults;
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
     if (!o) {
         dg_connect_options_init(&defaults);
         o = &defaults;

@@ -133,6 +133,9 @@ int dg_listen_udp(dg_reactor *r, int port, dg_protocol *proto, const dg_listen_o
                   dg_port **out)
 {
     dg_listen_options defaults;
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
     if (!o) {
         dg_listen_options_init(&defaults);
         o = &defaults;
@@ -168,6 +171,9 @@ int dg_listen_udp(dg_reactor *r, int port, dg_protocol *proto, const dg_listen_o
 int dg_adopt_datagram_port(dg_reactor *r, int fd, int family, dg_protocol *proto,
                            const dg_listen_options *o, dg_port **out)
 {
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
     if (family != AF_INET && family != AF_INET6)
         return dg__refuse(r, -EAFNOSUPPORT, "Couldn't adopt descriptor %d: address family %d", fd,
                           family);

@@ -1,0 +1,106 @@
+/* Test helpers: a reactor with captured log lines, a recording protocol,
+ * raw peer sockets on loopback, and waiting on events with a deadline.
+ *
+ * Tests synchronise on events: T_RUN_UNTIL turns the reactor until a
+ * condition holds, and fails the test if it does not within T_DEADLINE
+ * seconds. Nothing sleeps. */
+#ifndef DG_TEST_HELPERS_H
+#define DG_TEST_HELPERS_H
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include "dgram.h"
+
+/* Seconds any single wait may take before the test fails. Generous, since
+ * the suite also runs under valgrind. */
+#define T_DEADLINE 20.0
+
+double t_now(void);
+
+/* ---- reactor with log capture ---------------------------------------- */
+
+#define T_LOG_MAX 64
+extern char t_log[T_LOG_MAX][256];
+extern int t_nlog;
+
+/* A reactor on the backend DGRAM_BACKEND names, logging into t_log.
+ * fake_clock as dg_reactor_options. Fails the test on error. */
+dg_reactor *t_reactor(bool fake_clock);
+void t_log_clear(void);
+/* Index of the first captured line equal to line, or -1. */
+int t_log_find(const char *line);
+
+/* Turn the reactor until expr holds; fail the test after T_DEADLINE. */
+#define T_RUN_UNTIL(r, expr)                                                   \
+    do {                                                                       \
+        double t_start_ = t_now();                                             \
+        while (!(expr)) {                                                      \
+            if (t_now() - t_start_ > T_DEADLINE)                               \
+                fail_msg("timed out waiting for: %s", #expr);                  \
+            assert_true(dg_reactor_run_once((r), 10) >= 0);                    \
+        }                                                                      \
+    } while (0)
+
+/* Turn the reactor n times without waiting for anything (timeout 0): for
+ * "nothing more happens" checks after a peer's datagram has been seen. */
+void t_turn(dg_reactor *r, int n);
+
+/* ---- the recording protocol ------------------------------------------ */
+
+#define T_MAX_PACKETS 512
+
+typedef struct t_packet {
+    unsigned char *data; /* a copy, freed by t_rec_free */
+    size_t len;
+    dg_addr from;
+    unsigned flags;
+} t_packet;
+
+typedef struct t_rec t_rec;
+/* Optional hooks, for tests of what a callback may do. */
+typedef void (*t_hook)(t_rec *rec);
+
+struct t_rec {
+    dg_protocol proto;
+    dg_protocol_ops ops;
+    int started, stopped, refused, failed;
+    int failed_err;
+    bool transport_in_start;  /* transport was set inside start_protocol */
+    bool transport_in_stop;   /* transport was set inside stop_protocol */
+    t_packet packets[T_MAX_PACKETS];
+    int npackets;
+    int received_total;       /* including those past T_MAX_PACKETS */
+    t_hook on_start, on_stop, on_datagram, on_refused;
+    void *user;
+};
+
+/* A protocol named name whose callbacks record into rec. */
+void t_rec_init(t_rec *rec, const char *name);
+void t_rec_free(t_rec *rec);
+
+/* ---- ports and peers --------------------------------------------------- */
+
+/* Listen on ip ("127.0.0.1", "::1", "" ...) with an ephemeral port. */
+dg_port *t_listen(dg_reactor *r, t_rec *rec, const char *ip);
+/* The port number a port is bound to. */
+int t_port_number(dg_port *p);
+dg_addr t_addr(const char *ip, int port);
+
+/* A raw, non-blocking UDP socket bound to ip with an ephemeral port. */
+int t_peer(const char *ip, int *port_out);
+void t_peer_send(int fd, const void *data, size_t len, const char *ip, int port);
+/* Wait (poll, up to T_DEADLINE) for one datagram; returns its length and
+ * fails the test on timeout. from_port may be NULL. */
+size_t t_peer_recv(int fd, void *buf, size_t cap, int *from_port);
+/* True if a datagram is already queued on fd (no waiting). */
+bool t_peer_pending(int fd);
+
+/* Count of open descriptors in this process, to check that nothing leaks. */
+int t_open_fds(void);
+
+#endif
