@@ -32,7 +32,7 @@ static int parse_v6(const char *host, struct sockaddr_in6 *out)
         unsigned long id = strtoul(scope, &end, 10);
         if (*scope == '\0')
             return -EINVAL;
-        if (*end != '\0')
+        if (*end != '\0' || *scope < '0' || *scope > '9') /* strtoul takes "+1" and " 1" */
             id = if_nametoindex(scope);
         if (id == 0 || id > UINT32_MAX)
             return -EINVAL;
@@ -131,7 +131,7 @@ const struct sockaddr *dg_addr_sockaddr(const dg_addr *a, socklen_t *len)
 
 int dg_addr_from_sockaddr(dg_addr *out, const struct sockaddr *sa, socklen_t len)
 {
-    if (!out || !sa)
+    if (!out || !sa || len < (socklen_t)sizeof sa->sa_family)
         return -EINVAL;
     size_t need;
     switch (sa->sa_family) {

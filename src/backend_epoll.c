@@ -50,6 +50,16 @@ static int ep_update(dg_reactor *r, int fd, unsigned old_mask, unsigned new_mask
     if (new_mask & DG_WRITABLE)
         ev.events |= EPOLLOUT;
     int op = !new_mask ? EPOLL_CTL_DEL : !old_mask ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+    if (epoll_ctl(d->epfd, op, fd, &ev) == 0)
+        return 0;
+    /* The reactor's idea of the old mask is stale when a descriptor was
+     * closed without removal (the kernel dropped it) and its number reused. */
+    if (op == EPOLL_CTL_MOD && errno == ENOENT)
+        op = EPOLL_CTL_ADD;
+    else if (op == EPOLL_CTL_ADD && errno == EEXIST)
+        op = EPOLL_CTL_MOD;
+    else
+        return -errno;
     return epoll_ctl(d->epfd, op, fd, &ev) < 0 ? -errno : 0;
 }
 

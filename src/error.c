@@ -1,4 +1,5 @@
 /* Error text: negative errno values, and per-reactor messages naming what failed. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include "reactor.h"
@@ -13,8 +14,12 @@ const char *dg_strerror(int err)
     }
     /* strerror() may share a static buffer between threads; the table
      * behind strerrordesc_np() does not. */
-    const char *s = strerrordesc_np(err < 0 ? -err : err);
-    return s ? s : "Unknown error";
+    const char *s = err == INT_MIN ? NULL : strerrordesc_np(err < 0 ? -err : err);
+    if (s)
+        return s;
+    static _Thread_local char unknown[32];
+    snprintf(unknown, sizeof unknown, "Unknown error %d", err);
+    return unknown;
 }
 
 const char *dg_reactor_last_error(const dg_reactor *r)

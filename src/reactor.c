@@ -1,6 +1,7 @@
 /* The reactor loop: wait for readiness, dispatch, run due timers, and the
  * deferred work (port closes) that Twisted schedules with callLater(0). */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,17 +93,19 @@ int dg_reactor_advance(dg_reactor *r, double seconds)
     r->fake_now += seconds;
     r->depth++;
     /* Each pass runs what was due at its start; calls a pass schedules for
-     * "now" run in the following pass, as repeated Clock.advance(0) would. */
-    while (dg__timers_run(r, &r->timers, r->fake_now) > 0 && !r->stopping)
-        if (dg__timers_next_delay(&r->timers, r->fake_now) != 0)
-            break;
+     * "now" run in the following pass, as Clock.advance() runs them too. */
+    while (dg__timers_next_delay(&r->timers, r->fake_now) == 0)
+        dg__timers_run(&r->timers, r->fake_now);
     r->depth--;
     return 0;
 }
 
 void dg_reactor_stop(dg_reactor *r)
 {
-    r->stopping = true;
+    /* Outside dg_reactor_run() there is nothing to stop; a request kept
+     * until then would make run_once() stop waiting and be lost by run(). */
+    if (r->running)
+        r->stopping = true;
 }
 
 /* ---- descriptor interest -------------------------------------------------- */
@@ -126,7 +129,10 @@ static int grow_watchers(dg_reactor *r, int fd)
 static int set_mask(dg_reactor *r, int fd, unsigned mask)
 {
     dg__watcher *w = &r->watchers[fd];
-    if (w->mask == mask)
+    /* An unchanged mask is still told to the backend: epoll forgets a
+     * descriptor closed without being removed, and the number may now be a
+     * new descriptor's. */
+    if (!w->mask && !mask)
         return 0;
     int rc = r->backend->update(r, fd, w->mask, mask);
     if (rc == 0)
@@ -140,8 +146,10 @@ int dg__watch_port(dg_reactor *r, int fd, dg_port *p, unsigned mask)
     if (rc < 0)
         return rc;
     rc = set_mask(r, fd, mask);
-    if (rc == 0)
-        r->watchers[fd].port = mask ? p : NULL;
+    /* Also drops the callbacks of a foreign descriptor closed without
+     * removal whose number the port now has; a removal always forgets. */
+    if (rc == 0 || !mask)
+        r->watchers[fd] = (dg__watcher){.port = mask ? p : NULL, .mask = mask};
     return rc;
 }
 
@@ -151,8 +159,11 @@ static int add_io(dg_reactor *r, int fd, unsigned bit, dg_io_fn fn, void *arg)
         return -EBADF;
     if (!fn)
         return -EINVAL;
-    if (fd == r->wake_rfd)
+    if (fd == r->wake_rfd || fd == r->wake_wfd)
         return -EEXIST;
+    /* poll() would take a closed descriptor and report POLLNVAL forever. */
+    if (fcntl(fd, F_GETFD) < 0)
+        return -EBADF;
     int rc = grow_watchers(r, fd);
     if (rc < 0)
         return rc;
@@ -209,21 +220,31 @@ int dg_reactor_remove_writer(dg_reactor *r, int fd)
 
 /* ---- one iteration -------------------------------------------------------- */
 
+/* Marks the ports queued before a pass; beside udp.h's DG__PENDING_* bits. */
+#define PENDING_THIS_PASS (1u << 8)
+
 static int run_pending(dg_reactor *r)
 {
     int n = 0;
     /* Work queued while this runs (a stop from stop_protocol) waits for the
-     * next iteration, so a callback never re-enters its own port. */
-    dg_port *list = r->pending;
-    r->pending = NULL;
-    while (list) {
-        dg_port *p = list;
-        list = p->pending_next;
+     * next iteration, so a callback never re-enters its own port. Each port
+     * stays on r->pending until its turn: a callback that closes another
+     * queued port unschedules it from there, without breaking this walk. */
+    for (dg_port *p = r->pending; p; p = p->pending_next)
+        p->pending |= PENDING_THIS_PASS;
+    for (;;) {
+        dg_port **pp = &r->pending;
+        while (*pp && !((*pp)->pending & PENDING_THIS_PASS))
+            pp = &(*pp)->pending_next;
+        dg_port *p = *pp;
+        if (!p)
+            return n;
+        *pp = p->pending_next;
         p->pending_next = NULL;
+        p->pending &= ~PENDING_THIS_PASS;
         dg__port_run_pending(p);
         n++;
     }
-    return n;
 }
 
 static void free_dead(dg_reactor *r)
@@ -251,14 +272,19 @@ static int dispatch(dg_reactor *r, const dg__event *ev)
         return 1;
     }
     int n = 0;
+    /* An error or hang-up reaches each callback as its own event too, so a
+     * reader reads and sees the end of file or the error (as libuv does). */
+    unsigned events = ev->events;
+    if (events & DG_ERROR)
+        events |= w->mask;
     /* Re-check the mask before each call: the first may remove the second. */
-    if ((w->mask & DG_READABLE) && (ev->events & (DG_READABLE | DG_ERROR)) && w->read_fn) {
-        w->read_fn(r, ev->fd, ev->events, w->read_arg);
+    if ((w->mask & DG_READABLE) && (events & DG_READABLE) && w->read_fn) {
+        w->read_fn(r, ev->fd, events, w->read_arg);
         n++;
     }
     w = &r->watchers[ev->fd]; /* the callback may have grown the table */
-    if ((w->mask & DG_WRITABLE) && (ev->events & (DG_WRITABLE | DG_ERROR)) && w->write_fn) {
-        w->write_fn(r, ev->fd, ev->events, w->write_arg);
+    if ((w->mask & DG_WRITABLE) && (events & DG_WRITABLE) && w->write_fn) {
+        w->write_fn(r, ev->fd, events, w->write_arg);
         n++;
     }
     return n;
@@ -266,7 +292,8 @@ static int dispatch(dg_reactor *r, const dg__event *ev)
 
 static int wait_timeout(dg_reactor *r, int timeout_ms)
 {
-    if (r->pending || r->stopping || r->thread_calls)
+    /* Calls from threads need no check here: posting one wakes the wait. */
+    if (r->pending || r->stopping)
         return 0;
     if (r->fake_clock)
         return timeout_ms;
@@ -289,8 +316,9 @@ static int iterate(dg_reactor *r, int timeout_ms)
         n += dispatch(r, &ev[i]);
     n += dg__run_thread_calls(r);
     if (!r->fake_clock)
-        n += dg__timers_run(r, &r->timers, monotonic());
-    if (dg__signals_take(r))
+        n += dg__timers_run(&r->timers, monotonic());
+    /* A signal caught outside run() waits for it, so it is not lost. */
+    if (r->running && dg__signals_take(r))
         r->stopping = true;
     free_dead(r);
     return k < 0 ? k : n;
@@ -319,7 +347,8 @@ int dg_reactor_run(dg_reactor *r)
     if (r->depth)
         return -EBUSY;
     r->depth++;
-    r->stopping = false;
+    r->running = true;
+    r->stopping = dg__signals_take(r); /* one caught while not running */
     int rc = 0;
     while (!r->stopping) {
         int n = iterate(r, -1);
@@ -330,7 +359,7 @@ int dg_reactor_run(dg_reactor *r)
     }
     /* Twisted's "during shutdown" trigger: disconnectAll. */
     close_all_ports(r);
-    r->stopping = false;
+    r->running = r->stopping = false;
     r->depth--;
     return rc;
 }
@@ -339,11 +368,18 @@ void dg_reactor_free(dg_reactor *r)
 {
     if (!r || r->depth)
         return;
+    /* Callbacks below still see a live reactor (depth keeps them from
+     * freeing it again); what they start (ports, work, accepted calls) is
+     * shut down by the next round. */
     r->depth++;
-    close_all_ports(r);
+    dg__close_thread_calls(r);
+    do {
+        close_all_ports(r);
+        dg__pool_free(r);
+        dg__run_thread_calls(r);
+    } while (r->ports.head || r->pool);
+    free_dead(r);
     r->depth--;
-    dg__pool_free(r);
-    free_dead(r); /* ports closed by work reported during the pool's shutdown */
     dg__signals_remove(r);
     dg__wakeup_free(r);
     if (r->backend->destroy)

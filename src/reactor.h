@@ -43,6 +43,7 @@ struct dg_reactor {
     bool fake_clock;
     double fake_now;
 
+    bool running;  /* inside dg_reactor_run: only then does a stop (or signal) count */
     bool stopping;
     int depth; /* > 0 while dispatching: run, free and run_once are refused */
 
@@ -51,8 +52,9 @@ struct dg_reactor {
     dg_port *dead;         /* closed ports, freed at the end of the iteration */
     dg__rx rx;             /* receive buffers shared by every port */
 
-    pthread_mutex_t lock;  /* guards thread_calls and freeing */
+    pthread_mutex_t lock;  /* guards thread_calls and closing */
     dg__thread_call *thread_calls, **thread_tail;
+    bool closing;          /* being freed: dg_reactor_call_from_thread is refused */
     int wake_rfd, wake_wfd; /* eventfd (both the same) or a pipe */
     bool signals;
 
@@ -82,12 +84,20 @@ void dg__wakeup(dg_reactor *r);
 int dg__run_thread_calls(dg_reactor *r);
 /* Queue c for the reactor thread and wake it; false once it is shutting down. */
 bool dg__post(dg_reactor *r, dg__thread_call *c);
+/* Refuse the user's calls from now on; the pool's reports are still taken. */
+void dg__close_thread_calls(dg_reactor *r);
 /* Worker pool (pool.c). */
 typedef void (*dg__job_fn)(void *arg);
 typedef struct dg__job dg__job;
-dg__job *dg__pool_submit(dg_reactor *r, dg_work_fn work, dg_work_done_fn done, void *arg);
+/* Queue work (NULL: none, done runs from the loop at once). Returns 0 and
+ * the job, -ENOMEM, -ESHUTDOWN while the reactor is being freed, or
+ * pthread_create's error when no worker thread could start. */
+int dg__pool_submit(dg_reactor *r, dg_work_fn work, dg_work_done_fn done, void *arg,
+                    dg__job **out);
 /* Cancel a job: its work is skipped if not started, and done gets -ECANCELED. */
 void dg__pool_cancel(dg__job *j);
+/* The reactor is being freed: reports now come from dg__pool_free. */
+bool dg__pool_closing(const dg_reactor *r);
 void dg__pool_free(dg_reactor *r);
 int dg__signals_install(dg_reactor *r);
 void dg__signals_remove(dg_reactor *r);

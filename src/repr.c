@@ -31,7 +31,7 @@ size_t dg_repr_bytes(char *buf, size_t len, const void *data, size_t n)
 {
     const unsigned char *d = data;
     /* Python's rule: single quotes, unless the bytes hold ' and no ". */
-    char quote = (memchr(d, '\'', n) && !memchr(d, '"', n)) ? '"' : '\'';
+    char quote = (n && memchr(d, '\'', n) && !memchr(d, '"', n)) ? '"' : '\'';
     size_t need = 0, used = 0;
     char e[5];
 

@@ -13,10 +13,12 @@ static struct sigaction saved_int, saved_term;
 static void on_signal(int sig)
 {
     (void)sig;
+    int saved = errno; /* the interrupted code may be about to read it */
     caught = 1;
     dg_reactor *r = owner;
     if (r)
         dg__wakeup(r);
+    errno = saved;
 }
 
 int dg__signals_install(dg_reactor *r)

@@ -72,11 +72,13 @@ void dg__wakeup_drain(dg_reactor *r)
         ;
 }
 
-bool dg__post(dg_reactor *r, dg__thread_call *c)
+/* user: a dg_reactor_call_from_thread call, refused as soon as the reactor
+ * is being freed (checked under the lock, so none slips in and is dropped). */
+static bool post(dg_reactor *r, dg__thread_call *c, bool user)
 {
     c->next = NULL;
     pthread_mutex_lock(&r->lock);
-    bool open = r->wake_wfd >= 0;
+    bool open = r->wake_wfd >= 0 && !(user && r->closing);
     if (open) {
         *r->thread_tail = c;
         r->thread_tail = &c->next;
@@ -84,6 +86,18 @@ bool dg__post(dg_reactor *r, dg__thread_call *c)
     }
     pthread_mutex_unlock(&r->lock);
     return open;
+}
+
+bool dg__post(dg_reactor *r, dg__thread_call *c)
+{
+    return post(r, c, false);
+}
+
+void dg__close_thread_calls(dg_reactor *r)
+{
+    pthread_mutex_lock(&r->lock);
+    r->closing = true;
+    pthread_mutex_unlock(&r->lock);
 }
 
 int dg_reactor_call_from_thread(dg_reactor *r, dg_thread_fn fn, void *arg)
@@ -94,7 +108,7 @@ int dg_reactor_call_from_thread(dg_reactor *r, dg_thread_fn fn, void *arg)
     if (!c)
         return -ENOMEM;
     *c = (dg__thread_call){.fn = fn, .arg = arg, .heap = true};
-    if (!dg__post(r, c)) {
+    if (!post(r, c, true)) {
         free(c);
         return -ESHUTDOWN;
     }

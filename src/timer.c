@@ -133,13 +133,20 @@ int dg_call_reset(dg_call *c, double delay)
 {
     if (!c || bad_delay(delay))
         return -EINVAL;
+    /* A released handle sits on the free list: pushing it would corrupt both. */
+    if (c->state == CALL_DONE)
+        return -EALREADY;
     dg__timers *t = &c->r->timers;
     if (c->state == CALL_ACTIVE)
         heap_remove(t, c);
     c->when = dg_reactor_now(c->r) + delay;
-    c->state = CALL_ACTIVE;
-    /* A fresh seq: a reset call runs after calls already due at the same time. */
-    return heap_push(t, c);
+    /* A fresh seq: a reset call runs after calls already due at the same time.
+     * Only a running call can fail here (the heap may need to grow); it then
+     * stays running and is released when its callback returns. */
+    int rc = heap_push(t, c);
+    if (rc == 0)
+        c->state = CALL_ACTIVE;
+    return rc;
 }
 
 bool dg_call_active(const dg_call *c)
@@ -165,7 +172,9 @@ double dg__timers_next_delay(const dg__timers *t, double now)
     return d > 0 ? d : 0;
 }
 
-int dg__timers_run(dg_reactor *r, dg__timers *t, double now)
+/* Every due call runs, even after a dg_reactor_stop() from one of them, as
+ * Twisted's runUntilCurrent does. */
+int dg__timers_run(dg__timers *t, double now)
 {
     /* Calls scheduled (or reset) during this pass have seq >= this mark and
      * wait for the next pass, as Twisted's runUntilCurrent does. */
@@ -181,8 +190,6 @@ int dg__timers_run(dg_reactor *r, dg__timers *t, double now)
         ran++;
         if (c->state == CALL_RUNNING) /* not re-armed by dg_call_reset */
             release(t, c);
-        if (r->stopping)
-            break;
     }
     return ran;
 }

@@ -22,7 +22,7 @@ void dg__timers_free(dg__timers *t);
 double dg__timers_next_delay(const dg__timers *t, double now);
 /* Run the calls due at now, except those scheduled during this pass.
  * Returns how many ran. */
-int dg__timers_run(dg_reactor *r, dg__timers *t, double now);
+int dg__timers_run(dg__timers *t, double now);
 
 #pragma GCC visibility pop
 
