@@ -151,9 +151,10 @@ int dg_reactor_run(dg_reactor *r);
  * Returns the number of callbacks dispatched, or -EBUSY from a callback. */
 int dg_reactor_run_once(dg_reactor *r, int timeout_ms);
 
-/* Ask dg_reactor_run() to return. Safe from any callback; the datagrams
- * already read in the current batch are still delivered (they have left the
- * kernel, so dropping them would lose them). */
+/* Ask dg_reactor_run() to return (outside it, a no-op). Safe from any
+ * callback; the timers already due still run, as in Twisted, and the
+ * datagrams already read in the current batch are still delivered (they have
+ * left the kernel, so dropping them would lose them). */
 void dg_reactor_stop(dg_reactor *r);
 
 /* Close every live port (running stop_protocol once each, if not done yet),
@@ -174,14 +175,18 @@ const char *dg_reactor_backend(const dg_reactor *r);
 
 /* Run fn(r, arg) on the reactor thread during its next iteration, waking it.
  * The one thread-safe call. -ENOMEM, or -ESHUTDOWN once the reactor is being
- * freed. */
+ * freed; a call accepted before that runs exactly once, at the latest inside
+ * dg_reactor_free(). */
 typedef void (*dg_thread_fn)(dg_reactor *r, void *arg);
 int dg_reactor_call_from_thread(dg_reactor *r, dg_thread_fn fn, void *arg);
 
 /* Run work(arg) on a worker thread, then done(r, status, arg) on the reactor
- * thread (Twisted's deferToThread). status is 0, or -ECANCELED when the
- * reactor was freed before the work started. Work that is running when the
- * reactor is freed is waited for, and its done still runs. */
+ * thread (Twisted's deferToThread); done may be NULL. Jobs beyond the pool's
+ * threads (dg_reactor_options.threads) queue. status is 0, or -ECANCELED
+ * when the reactor was freed before the work started: dg_reactor_free()
+ * runs those dones first, then waits for the work that is running and runs
+ * its dones (status 0). Returns -EINVAL (NULL work), -ENOMEM, -ESHUTDOWN
+ * while the reactor is being freed, or -EAGAIN when no thread could start. */
 typedef void (*dg_work_fn)(void *arg);
 typedef void (*dg_work_done_fn)(dg_reactor *r, int status, void *arg);
 int dg_reactor_call_in_thread(dg_reactor *r, dg_work_fn work, dg_work_done_fn done, void *arg);
@@ -252,8 +257,8 @@ typedef struct dg_protocol_ops {
     /* Connected ports only: the peer's port was unreachable (an ICMP error
      * caused by an earlier write). The port stays open. */
     void (*connection_refused)(dg_protocol *self);
-    /* A connection could not be set up (name resolution, for example); the
-     * port is closed afterwards. */
+    /* dg_connect_udp() could not set up the connection (name resolution,
+     * for example). The port is already closed, transport NULL. */
     void (*connection_failed)(dg_protocol *self, int err);
 } dg_protocol_ops;
 
@@ -310,7 +315,11 @@ int dg_adopt_datagram_port(dg_reactor *r, int fd, int family, dg_protocol *proto
  *  -EMSGSIZE      larger than the protocol allows (65507 bytes over IPv4)
  *  -EAGAIN, -ENOBUFS  the kernel has no room now; nothing was queued
  *  -EACCES        a broadcast without dg_port_set_broadcast_allowed()
- *  -EBADF         port is NULL (the protocol's transport after close)
+ *  -EINVAL        an address of no family, or NULL buffers
+ *  -ENOTCONN      a dg_connect_udp() port whose name lookup is under way
+ *  -EBADF         port is NULL (the protocol's transport after close) or
+ *                 closed (from stop_protocol or done on)
+ * Every error is also counted in dg_port_stats.tx_errors.
  * EINTR is retried. An ICMP refusal that surfaces here on a connected port
  * calls connection_refused (on the next iteration, never re-entrantly), and
  * this datagram is sent again once, so it is not lost to an earlier one's
@@ -350,7 +359,8 @@ int dg_port_close(dg_port *p);
 
 typedef struct dg_connect_options {
     /* Local address to bind, an IP literal; "" (default) is any of the
-     * resolved family. */
+     * resolved family. It fixes the family: a name resolves to that family
+     * only. */
     const char *interface;
     int local_port;          /* default 0: ephemeral */
     size_t max_packet_size;  /* as dg_listen_options; default 8192 */
@@ -361,18 +371,49 @@ typedef struct dg_connect_options {
 void dg_connect_options_init(dg_connect_options *o);
 
 /* A connected port to host (a name or an IP literal) and port (Twisted's old
- * connectUDP). The name is resolved on a worker thread with getaddrinfo(), so
- * /etc/hosts, resolv.conf and nsswitch apply and the reactor never blocks.
- * *out is set at once; start_protocol runs only when the socket is bound and
+ * connectUDP). A name is resolved with dg_lookup_start(), so /etc/hosts,
+ * resolv.conf and nsswitch apply and the reactor never blocks; the addresses
+ * are tried in the resolver's order until one binds and connects. *out is
+ * set at once; start_protocol runs only when the socket is bound and
  * connected (inside this call for a literal). A failed lookup or connect
- * calls connection_failed(self, err) (transport set, the message naming the
- * host in dg_reactor_last_error(), e.g. "DNS lookup failed:
- * no-such-host.test: name not found."), then the port closes without
- * stop_protocol, since the protocol never started. Stopping the port during
- * the lookup cancels it: no protocol callback follows. Returns -EINVAL, -EBUSY
- * as dg_listen_udp(), or the errno of a literal's bind or connect. */
+ * closes the port (no stop_protocol: the protocol never started), then calls
+ * connection_failed(self, err) with transport NULL, so the protocol may free
+ * itself or connect again; the port handle is gone afterwards. err is a
+ * DG_ERR_NAME_* value, -ETIMEDOUT (resolve_timeout) or the connect's errno,
+ * and dg_reactor_last_error() names the host, e.g. "DNS lookup failed:
+ * no-such-host.test: name not found." Stopping the port during the lookup
+ * cancels it: no protocol callback follows. Returns -EINVAL (bad host, port,
+ * interface or timeout; interface not of family), -EAFNOSUPPORT (bad family;
+ * a literal not of family), -EBUSY as dg_listen_udp(), or the errno of a
+ * literal's bind or connect. */
 int dg_connect_udp(dg_reactor *r, const char *host, int port, dg_protocol *proto,
                    const dg_connect_options *o, dg_port **out);
+
+/* Asynchronous name lookup (getaddrinfo() on the worker pool; see
+ * docs/resolution.md). fn(r, status, addrs, n, arg) runs once, on the
+ * reactor thread, from the loop: never inside dg_lookup_start(), even for an
+ * IP literal. status is 0 with n >= 1 addresses (port 0, the resolver's
+ * order, valid only during fn), or a negative error: DG_ERR_NAME_NOT_FOUND
+ * (also for a literal of the other family), DG_ERR_NAME_TEMPORARY,
+ * DG_ERR_NAME_FAILED, -ETIMEDOUT (timeout seconds passed; 0: the resolver's
+ * own limits only), -ECANCELED (the reactor is being freed). A failure's
+ * message, naming the host, is in dg_reactor_last_error() during fn. */
+typedef struct dg_lookup dg_lookup;
+typedef void (*dg_lookup_fn)(dg_reactor *r, int status, const dg_addr *addrs, size_t n,
+                             void *arg);
+
+/* family is AF_UNSPEC, AF_INET or AF_INET6 (-EAFNOSUPPORT otherwise). *out
+ * (may be NULL) is the handle for dg_lookup_cancel(), valid until fn runs.
+ * Returns -EINVAL (empty host, NULL fn, negative, NaN or infinite timeout),
+ * -ENOMEM, -ESHUTDOWN while the reactor is being freed, or -EAGAIN when no
+ * worker thread could start. */
+int dg_lookup_start(dg_reactor *r, const char *host, int family, double timeout,
+                    dg_lookup_fn fn, void *arg, dg_lookup **out);
+
+/* fn will not run. Safe from any callback, including other lookups' fn; a
+ * no-op inside q's own fn. A lookup already in the resolver keeps its worker
+ * until the resolver returns. */
+void dg_lookup_cancel(dg_lookup *q);
 
 /* SO_BROADCAST; off by default. get returns 0 or 1, or a negative errno. */
 int dg_port_set_broadcast_allowed(dg_port *p, bool allowed);
@@ -405,6 +446,82 @@ typedef struct dg_port_stats {
 } dg_port_stats;
 
 int dg_port_get_stats(const dg_port *p, dg_port_stats *out);
+
+/* ------------------------------------------------------------------------ */
+/* Multicast (Twisted's listenMulticast and IMulticastTransport), IPv4 and  */
+/* IPv6. The dg_port_* calls below work on any open port of the group's     */
+/* family; dg_listen_multicast() only adds what must precede the bind.      */
+/* ------------------------------------------------------------------------ */
+
+typedef struct dg_multicast_options {
+    /* As dg_listen_options: "" (default) binds 0.0.0.0, "::" IPv6 any.
+     * Bind the wildcard: a port bound to a unicast address does not
+     * receive datagrams sent to a group. */
+    const char *interface;
+    size_t max_packet_size; /* as dg_listen_options; default 8192 */
+    /* Twisted's listenMultiple: SO_REUSEADDR and SO_REUSEPORT, so several
+     * ports share one number and each gets every group datagram. A port
+     * without it on that number is -EADDRINUSE. Default false. */
+    bool listen_multiple;
+} dg_multicast_options;
+
+void dg_multicast_options_init(dg_multicast_options *o);
+
+/* dg_listen_udp() for multicast. Unlike Twisted (and Linux's default), the
+ * port receives only the groups it joined itself, not those other sockets
+ * on the host joined (IP_MULTICAST_ALL and IPV6_MULTICAST_ALL are 0).
+ * Errors as dg_listen_udp(). */
+int dg_listen_multicast(dg_reactor *r, int port, dg_protocol *proto,
+                        const dg_multicast_options *o, dg_port **out);
+
+/* Join or leave a group (Twisted's joinGroup/leaveGroup), IP literals only.
+ * iface NULL or "" lets the kernel choose by route; otherwise an interface
+ * name ("eth0"), index ("2") or an address it holds ("127.0.0.1"). An IPv6
+ * group may carry its interface as a scope ("ff02::1%eth0"). Joining also
+ * turns IP_MULTICAST_ALL off on ports made elsewhere. The message in
+ * dg_reactor_last_error() names group, interface and reason (Twisted's
+ * MulticastJoinError), e.g. "Couldn't join multicast group 225.0.0.250 on
+ * interface any: Address already in use."
+ *  -EINVAL        group is not a multicast address (or not an IP literal)
+ *  -EAFNOSUPPORT  group (or source) of the other family than the port
+ *  -EADDRINUSE    already joined (on that interface)
+ *  -EADDRNOTAVAIL leaving a group not joined
+ *  -ENODEV        no such interface (or no route to choose one by)
+ *  -EBADF         the port is closed */
+int dg_port_join_group(dg_port *p, const char *group, const char *iface);
+int dg_port_leave_group(dg_port *p, const char *group, const char *iface);
+
+/* Source-specific membership: only source's datagrams to group arrive
+ * (MCAST_JOIN_SOURCE_GROUP). Several sources may be joined one by one.
+ * Errors as dg_port_join_group(); a NULL source is -EINVAL. */
+int dg_port_join_source_group(dg_port *p, const char *group, const char *source,
+                              const char *iface);
+int dg_port_leave_source_group(dg_port *p, const char *group, const char *source,
+                               const char *iface);
+
+/* TTL (IPv6: hop limit) of datagrams sent to groups (Twisted's setTTL):
+ * 0..255, else -EINVAL; default 1, so nothing crosses a router. Linux
+ * drops TTL 0 datagrams before the wire only when this host is itself a
+ * member of the group on that interface; otherwise they reach the link
+ * (where only routers decrement TTL). get returns the value or a negative
+ * errno. */
+int dg_port_set_multicast_ttl(dg_port *p, int ttl);
+int dg_port_get_multicast_ttl(const dg_port *p);
+
+/* Whether this host's own members (this port included) receive what the
+ * port sends to a group (Twisted's setLoopbackMode). Any nonzero mode
+ * stores 1. Default 1. get returns 0 or 1, or a negative errno. */
+int dg_port_set_multicast_loop(dg_port *p, int mode);
+int dg_port_get_multicast_loop(const dg_port *p);
+
+/* The interface group datagrams leave by (Twisted's setOutgoingInterface):
+ * given as for dg_port_join_group(); "", NULL, "0.0.0.0" or "::" restore
+ * the kernel's choice by route. -ENODEV for no such interface. get writes
+ * the IPv4 address ("0.0.0.0" by default; "0.0.0.0" as well for an
+ * interface chosen by name that has no IPv4 address) or the IPv6 interface
+ * name ("" by default) and returns its length, or -ENOSPC. */
+int dg_port_set_multicast_interface(dg_port *p, const char *iface);
+int dg_port_get_multicast_interface(const dg_port *p, char *buf, size_t len);
 
 /* ------------------------------------------------------------------------ */
 /* Utilities                                                                */

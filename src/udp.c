@@ -71,7 +71,8 @@ int dg__port_new(dg_reactor *r, dg_protocol *proto, size_t max_packet_size, cons
     if (size > DG_MAX_PACKET_SIZE_LIMIT)
         return dg__refuse(r, -EINVAL, "Couldn't %s: max_packet_size %zu is over %d", what, size,
                           DG_MAX_PACKET_SIZE_LIMIT);
-    dg_port *p = calloc(1, sizeof *p);
+    size_t name_len = strlen(proto_name(proto)) + 1;
+    dg_port *p = calloc(1, sizeof *p + name_len);
     int rc = p ? dg__rx_reserve(&r->rx, size) : -ENOMEM;
     if (rc < 0) {
         free(p);
@@ -79,6 +80,7 @@ int dg__port_new(dg_reactor *r, dg_protocol *proto, size_t max_packet_size, cons
     }
     *p = (dg_port){.r = r, .proto = proto, .fd = -1, .max_packet_size = size,
                    .state = DG__RESOLVING};
+    memcpy(p->name, proto_name(proto), name_len);
     list_add(&r->ports, p);
     *out = p;
     return 0;
@@ -95,24 +97,26 @@ void dg__port_discard(dg_port *p)
     p->r->dead = p;
 }
 
-/* Register for reading, then start_protocol, as Twisted's _connectToProtocol. */
-void dg__port_open(dg_port *p, int fd, int family)
+/* Register for reading, then start_protocol, as Twisted's _connectToProtocol.
+ * Watching can fail (no memory for the table, epoll's max_user_watches): a
+ * port that would never read must not pretend to listen. */
+int dg__port_open(dg_port *p, int fd, int family)
 {
     dg_reactor *r = p->r;
+    int rc = dg__watch_port(r, fd, p, DG_READABLE);
+    if (rc < 0)
+        return rc;
     p->fd = fd;
     p->family = family;
     dg_addr host;
     p->number = getsockname(fd, &host.u.sa, &(socklen_t){sizeof host}) == 0 ? dg_addr_port(&host) : 0;
-    /* The fd is new and the table was sized by the rx reserve's caller, so
-     * this can only fail for lack of memory for the table itself. */
-    if (dg__watch_port(r, fd, p, DG_READABLE) < 0)
-        dg__log(r, "(UDP Port %d) cannot watch descriptor %d", p->number, fd);
     p->state = DG__LISTENING;
-    dg__log(r, "%s starting on %d", proto_name(p->proto), p->number);
+    dg__log(r, "%s starting on %d", p->name, p->number);
     p->proto->transport = p;
     p->started = true;
     if (p->proto->ops && p->proto->ops->start_protocol)
         p->proto->ops->start_protocol(p->proto);
+    return 0;
 }
 
 int dg__bind(int fd, int family, const char *interface, int port)
@@ -131,6 +135,12 @@ int dg__bind(int fd, int family, const char *interface, int port)
 
 int dg_listen_udp(dg_reactor *r, int port, dg_protocol *proto, const dg_listen_options *o,
                   dg_port **out)
+{
+    return dg__listen(r, port, proto, o, NULL, NULL, out);
+}
+
+int dg__listen(dg_reactor *r, int port, dg_protocol *proto, const dg_listen_options *o,
+               dg__prepare_fn prepare, const void *arg, dg_port **out)
 {
     dg_listen_options defaults;
     if (!out)
@@ -156,14 +166,17 @@ int dg_listen_udp(dg_reactor *r, int port, dg_protocol *proto, const dg_listen_o
     if (rc < 0)
         return rc;
     int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    rc = fd < 0 ? -errno : dg__bind(fd, family, iface, port);
+    rc = fd < 0 ? -errno : prepare ? prepare(fd, family, arg) : 0;
+    if (rc == 0)
+        rc = dg__bind(fd, family, iface, port);
+    if (rc == 0)
+        rc = dg__port_open(p, fd, family);
     if (rc < 0) {
         if (fd >= 0)
             close(fd);
         dg__port_discard(p);
         return dg__fail(r, rc, "Couldn't listen on %s:%d", shown, port);
     }
-    dg__port_open(p, fd, family);
     *out = p;
     return 0;
 }
@@ -202,7 +215,12 @@ int dg_adopt_datagram_port(dg_reactor *r, int fd, int family, dg_protocol *proto
     }
     /* Non-blocking behaviour comes from MSG_DONTWAIT on every call, not from
      * O_NONBLOCK, which the dup would share with the caller's descriptor. */
-    dg__port_open(p, dup, family);
+    rc = dg__port_open(p, dup, family);
+    if (rc < 0) {
+        close(dup);
+        dg__port_discard(p);
+        return dg__fail(r, rc, "Couldn't adopt descriptor %d", fd);
+    }
     *out = p;
     return 0;
 }
@@ -213,15 +231,18 @@ int dg_port_connect(dg_port *p, const char *host, int port)
         return -EBADF;
     dg_reactor *r = p->r;
     dg_addr peer;
+    const char *shown = host ? host : "(null)";
     if (p->connected)
         return dg__refuse(r, -EISCONN, "Couldn't connect to %s:%d: already connected, reconnecting "
-                        "is not supported", host ? host : "", port);
+                          "is not supported", shown, port);
+    if (port < 0 || port > 65535)
+        return dg__refuse(r, -EINVAL, "Couldn't connect to %s:%d: port must be 0-65535", shown, port);
     if (!host || dg_addr_parse(&peer, host, port) < 0)
-        return dg__refuse(r, -EINVAL, "Couldn't connect to %s:%d: not an IPv4 or IPv6 address", host ? host : "",
-                        port);
+        return dg__refuse(r, -EINVAL, "Couldn't connect to %s:%d: not an IPv4 or IPv6 address",
+                          shown, port);
     if (dg_addr_family(&peer) != p->family)
         return dg__refuse(r, -EAFNOSUPPORT, "Couldn't connect to %s:%d: wrong address family for "
-                        "this port", host, port);
+                          "this port", host, port);
     socklen_t len;
     const struct sockaddr *sa = dg_addr_sockaddr(&peer, &len);
     if (connect(p->fd, sa, len) < 0)
@@ -235,7 +256,9 @@ int dg_port_connect(dg_port *p, const char *host, int port)
 
 int dg_port_get_host(const dg_port *p, dg_addr *out)
 {
-    if (!p || !out || p->fd < 0)
+    if (!out)
+        return -EINVAL;
+    if (!p || p->fd < 0)
         return -EBADF;
     socklen_t len = sizeof *out;
     memset(out, 0, sizeof *out);
@@ -244,7 +267,9 @@ int dg_port_get_host(const dg_port *p, dg_addr *out)
 
 int dg_port_get_peer(const dg_port *p, dg_addr *out)
 {
-    if (!p || !out || p->fd < 0)
+    if (!out)
+        return -EINVAL;
+    if (!p || p->fd < 0)
         return -EBADF;
     if (!p->connected)
         return -ENOTCONN;
@@ -301,9 +326,11 @@ int dg_port_format(const dg_port *p, char *buf, size_t len)
 {
     if (!p)
         return -EBADF;
-    int n = p->state == DG__LISTENING
-                ? snprintf(buf, len, "<%s on %d>", proto_name(p->proto), p->number)
-                : snprintf(buf, len, "<%s not connected>", proto_name(p->proto));
+    /* Twisted's port keeps its number until connectionLost, so a stopping
+     * port is still "on N". */
+    int n = p->started && p->state != DG__CLOSED
+                ? snprintf(buf, len, "<%s on %d>", p->name, p->number)
+                : snprintf(buf, len, "<%s not connected>", p->name);
     return (size_t)n < len ? n : -ENOSPC;
 }
 

@@ -35,6 +35,9 @@ struct dg_port {
     struct dg__connecting *conn; /* name lookup under way (resolve.c) */
     dg_port *prev, *next;   /* reactor's live list */
     dg_port *pending_next;  /* reactor's pending list, or dead list once closed */
+    /* The protocol's name, copied: "<Name not connected>" is formatted after
+     * stop_protocol, when the protocol may have freed itself. */
+    char name[];
 };
 
 /* Shared receive buffers: one batch of slots, each as long as the largest
@@ -62,12 +65,18 @@ void dg__rx_free(dg__rx *rx);
  * is free and the sizes are sane first; errors are recorded on the reactor. */
 int dg__port_new(dg_reactor *r, dg_protocol *proto, size_t max_packet_size, const char *what,
                  dg_port **out);
-/* Give p its bound socket and start it: read, log, start_protocol. */
-void dg__port_open(dg_port *p, int fd, int family);
+/* Give p its bound socket and start it: read, log, start_protocol. On error
+ * (no room to watch fd) nothing changed: the caller still owns fd and p. */
+int dg__port_open(dg_port *p, int fd, int family);
 /* Take a port that never opened off the reactor (its fd, if any, closed). */
 void dg__port_discard(dg_port *p);
 /* Bind fd to the interface literal ("" is any of family) and local port. */
 int dg__bind(int fd, int family, const char *interface, int port);
+/* dg_listen_udp, with prepare(fd, family, arg) run between socket() and
+ * bind(), for options that must precede the bind (multicast.c). */
+typedef int (*dg__prepare_fn)(int fd, int family, const void *arg);
+int dg__listen(dg_reactor *r, int port, dg_protocol *proto, const dg_listen_options *o,
+               dg__prepare_fn prepare, const void *arg, dg_port **out);
 /* resolve.c: give up a lookup under way, with no callback. */
 void dg__connect_abandon(dg_port *p);
 

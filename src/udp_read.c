@@ -126,11 +126,24 @@ static bool read_error(dg_port *p, int err)
     }
 }
 
+/* A wakeup with nothing to read. If the user turned on IP_RECVERR through
+ * dg_port_fd(), ICMP errors also sit in the error queue, which keeps the
+ * descriptor in error (and the loop spinning) until drained (libuv#4447).
+ * The error itself reaches us through recv (the socket's pending error), so
+ * the queued copies are only dropped. */
+static void drain_error_queue(dg_port *p)
+{
+    struct msghdr m = {0};
+    while (recvmsg(p->fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) >= 0)
+        m = (struct msghdr){0};
+}
+
 static void read_budget(dg_port *p, dg__rxset *s)
 {
     dg_reactor *r = p->r;
     size_t bytes = 0;
-    unsigned count = 0;
+    unsigned count = 0; /* datagrams and errors */
+    bool any = false;
     while (p->state == DG__LISTENING && !r->stopping && count < DG_RX_BUDGET_DATAGRAMS &&
            bytes < DG_RX_BUDGET_BYTES) {
         unsigned want = s->nslots;
@@ -138,10 +151,14 @@ static void read_budget(dg_port *p, dg__rxset *s)
             want = DG_RX_BUDGET_DATAGRAMS - count;
         int got = read_batch(p, s, want);
         if (got < 0) {
+            if (got == -EAGAIN && !any)
+                drain_error_queue(p);
+            count++; /* errors use the budget too, so none can spin here */
             if (read_error(p, got))
                 continue;
             return;
         }
+        any = true;
         for (int i = 0; i < got; i++) {
             if (p->state != DG__LISTENING) {
                 /* Stopped by a callback: these left the kernel already. */

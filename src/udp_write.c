@@ -1,6 +1,7 @@
 /* The send path: validate the destination as Twisted does (but with errno
  * values instead of asserts), then one immediate syscall. Nothing is queued:
- * EAGAIN and ENOBUFS go back to the caller, who decides. */
+ * EAGAIN and ENOBUFS go back to the caller, who decides. Every write is
+ * counted once in the port's stats, as sent or as an error. */
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
@@ -30,6 +31,21 @@ static int destination(const dg_port *p, const dg_addr *to, const struct sockadd
     return 0;
 }
 
+/* Checked here, not left to the kernel, so the byte count fits the int we
+ * return and a wrapping sum of iov_len cannot slip through. */
+static int check_buffers(const struct iovec *bufs, size_t n)
+{
+    if (n > IOV_MAX || (n && !bufs))
+        return -EINVAL;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (bufs[i].iov_len > DG_MAX_PACKET_SIZE_LIMIT - total)
+            return -EMSGSIZE;
+        total += bufs[i].iov_len;
+    }
+    return 0;
+}
+
 static int send_once(dg_port *p, struct msghdr *m)
 {
     for (;;) {
@@ -41,27 +57,50 @@ static int send_once(dg_port *p, struct msghdr *m)
     }
 }
 
-static int send_datagram(dg_port *p, struct iovec *iov, size_t n, const dg_addr *to)
+/* The ICMP answer to an earlier datagram, reported on this send. Only a
+ * connected port hears about it (Twisted swallows it on unconnected ones),
+ * and on the next iteration, never inside the write. */
+static void refused(dg_port *p)
 {
-    if (!p || p->fd < 0)
-        return p && p->state == DG__RESOLVING ? -ENOTCONN : -EBADF;
-    if (n > IOV_MAX)
-        return -EINVAL;
-    struct msghdr m = {.msg_iov = iov, .msg_iovlen = n};
+    p->stats.refused++;
+    if (p->connected)
+        dg__port_schedule(p, DG__PENDING_REFUSED);
+}
+
+static int send_datagram(dg_port *p, const struct iovec *bufs, size_t n, const dg_addr *to)
+{
+    /* Closed includes "inside stop_protocol", when the socket is still open
+     * but the port is already on the reactor's dead list. */
+    if (p->state == DG__CLOSED)
+        return -EBADF;
+    if (p->fd < 0)
+        return -ENOTCONN; /* a name lookup is under way */
+    int rc = check_buffers(bufs, n);
+    if (rc < 0)
+        return rc;
+    struct msghdr m = {.msg_iov = (struct iovec *)bufs, .msg_iovlen = n};
     const struct sockaddr *sa;
-    int rc = destination(p, to, &sa, &m.msg_namelen);
+    rc = destination(p, to, &sa, &m.msg_namelen);
+    if (rc < 0)
+        return rc;
     m.msg_name = (void *)sa;
-    if (rc == 0) {
+    rc = send_once(p, &m);
+    if (rc == -ECONNREFUSED) {
+        /* The kernel dropped this datagram with the earlier one's error:
+         * send it again, once. A second refusal is a second ICMP. */
+        refused(p);
         rc = send_once(p, &m);
-        if (rc == -ECONNREFUSED) {
-            /* The ICMP answer to an earlier datagram, reported on this send:
-             * tell the protocol on the next iteration, and send this one,
-             * which the kernel dropped with the error. */
-            p->stats.refused++;
-            dg__port_schedule(p, DG__PENDING_REFUSED);
-            rc = send_once(p, &m);
-        }
+        if (rc == -ECONNREFUSED)
+            refused(p);
     }
+    return rc;
+}
+
+int dg_port_write_sequence(dg_port *p, const struct iovec *bufs, size_t n, const dg_addr *to)
+{
+    if (!p)
+        return -EBADF;
+    int rc = send_datagram(p, bufs, n, to);
     if (rc < 0) {
         p->stats.tx_errors++;
         return rc;
@@ -73,18 +112,6 @@ static int send_datagram(dg_port *p, struct iovec *iov, size_t n, const dg_addr 
 
 int dg_port_write(dg_port *p, const void *data, size_t len, const dg_addr *to)
 {
-    if (len > DG_MAX_PACKET_SIZE_LIMIT)
-        return p ? (p->stats.tx_errors++, -EMSGSIZE) : -EBADF;
     struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
-    return send_datagram(p, &iov, 1, to);
-}
-
-int dg_port_write_sequence(dg_port *p, const struct iovec *bufs, size_t n, const dg_addr *to)
-{
-    size_t total = 0;
-    for (size_t i = 0; i < n && total <= DG_MAX_PACKET_SIZE_LIMIT; i++)
-        total += bufs[i].iov_len;
-    if (total > DG_MAX_PACKET_SIZE_LIMIT)
-        return p ? (p->stats.tx_errors++, -EMSGSIZE) : -EBADF;
-    return send_datagram(p, (struct iovec *)bufs, n, to);
+    return dg_port_write_sequence(p, &iov, 1, to);
 }

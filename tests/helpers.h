@@ -103,4 +103,77 @@ bool t_peer_pending(int fd);
 /* Count of open descriptors in this process, to check that nothing leaks. */
 int t_open_fds(void);
 
+/* ---- receive path, ICMP --------------------------------------------------- */
+
+/* A port number on ip that nobody listens on (bound once, then closed), for
+ * ICMP port-unreachable tests. */
+int t_dead_port(const char *ip);
+/* Bind a fresh raw peer socket to ip:port (a port t_dead_port() gave). */
+int t_peer_at(const char *ip, int port);
+/* Wait (poll, up to T_DEADLINE) until fd reports any of events; returns the
+ * revents seen, and fails the test on timeout. */
+short t_wait_poll(int fd, short events);
+/* What fd reports now (POLLIN, POLLERR ...), without waiting. */
+short t_poll_now(int fd);
+/* Return once what peer_fd sent before is queued at its destinations: send
+ * a marker from peer_fd to a fresh socket on ip and wait for it (loopback
+ * delivers in order). */
+void t_settle(int peer_fd, const char *ip);
+/* Make fd's receive buffer at least bytes (SO_RCVBUFFORCE when allowed). */
+void t_rcvbuf(int fd, int bytes);
+
+/* ---- send path, private network namespaces ----------------------------- */
+
+/* Wait (poll, up to T_DEADLINE) for one datagram; its sender in *from. */
+size_t t_peer_recv_from(int fd, void *buf, size_t cap, dg_addr *from);
+/* Run a program (argv[0] looked up in PATH) and wait for it; its exit
+ * status, or -1 if it could not run or was killed. */
+int t_run(const char *const argv[]);
+/* Move this thread into a new network namespace with lo up, so a test can
+ * shape its own loopback (tc) without touching the host's. Sockets made
+ * inside keep the namespace alive after t_netns_leave(). Returns the
+ * descriptor of the previous namespace, or -1 when not permitted (not
+ * root): skip the test then. */
+int t_netns_enter(void);
+void t_netns_leave(int saved);
+
+/* ---- names and worker threads (test_resolve, test_call_in_thread) ----- */
+
+#include <pthread.h>
+
+/* A counter that threads raise and wait on: work on a worker thread waits
+ * for the test's go-ahead, the test waits for the work to have started. */
+typedef struct t_gate {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int count;
+} t_gate;
+void t_gate_init(t_gate *g);
+void t_gate_destroy(t_gate *g);
+void t_gate_add(t_gate *g, int n);
+int t_gate_count(t_gate *g);
+/* Wait until count >= n; false after T_DEADLINE. Any thread (no cmocka). */
+bool t_gate_wait(t_gate *g, int n);
+
+/* Threads in this process (/proc/self/task). */
+int t_threads(void);
+
+/* A protocol that sends each datagram back to its sender. */
+typedef struct t_echo {
+    dg_protocol proto;
+    dg_protocol_ops ops;
+    int echoed;
+} t_echo;
+dg_port *t_echo_listen(dg_reactor *r, t_echo *e, const char *ip);
+
+/* dg_connect_udp(host, port) with o; checks start_protocol waits for the
+ * reactor (for a name), waits for it, and checks a round trip through the
+ * echo port on the peer. Returns the port; its peer in *peer. */
+dg_port *t_connect_echo(dg_reactor *r, t_rec *rec, const char *host, int port,
+                        const dg_connect_options *o, dg_addr *peer);
+/* dg_connect_udp(host, port) with o, which must fail asynchronously: waits
+ * for connection_failed and returns its err; the protocol never started. */
+int t_connect_fail(dg_reactor *r, t_rec *rec, const char *host, int port,
+                   const dg_connect_options *o);
+
 #endif
