@@ -3,6 +3,7 @@
 #include "args.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,7 +23,7 @@ enum {
 
 typedef enum opt_id {
     O_HELP, O_PORT, O_INTERFACE, O_MAX_PACKET, O_QUIET, O_VERBOSE,
-    O_IPV4, O_IPV6, O_LOCAL_PORT, O_TIMEOUT
+    O_IPV4, O_IPV6, O_LOCAL_PORT, O_TIMEOUT, O_GROUP, O_TTL
 } opt_id;
 
 typedef struct option {
@@ -44,6 +45,8 @@ static const option options[] = {
     {"ipv6", '6', false, F_SEND, O_IPV6},
     {"local-port", 'l', true, F_SEND, O_LOCAL_PORT},
     {"timeout", 't', true, F_SEND, O_TIMEOUT},
+    {"group", 'g', true, F_SERVE, O_GROUP},
+    {"ttl", 'T', true, F_SEND, O_TTL},
 };
 
 #define NOPTIONS (sizeof options / sizeof options[0])
@@ -133,7 +136,6 @@ static int apply(parser *p, const option *o, const char *shown, const char *valu
 {
     args *a = p->a;
     long v;
-    dg_addr addr;
     switch (o->id) {
     case O_HELP:
         a->help_topic = a->cmd;
@@ -144,9 +146,19 @@ static int apply(parser *p, const option *o, const char *shown, const char *valu
     case O_LOCAL_PORT:
         return set_port(p, shown, value, 0, &a->local_port);
     case O_INTERFACE:
-        if (*value && dg_addr_parse(&addr, value, 0) < 0)
-            return usage(p, "%s: '%s' is not an IPv4 or IPv6 address", shown, value);
+        /* Checked once the command line is whole: with a group it may also
+         * name an interface ("eth0", "2"). */
         a->interface = value;
+        return STATUS_OK;
+    case O_GROUP:
+        if (!args_is_group(value))
+            return usage(p, "%s: '%s' is not a multicast group address", shown, value);
+        a->group = value;
+        return STATUS_OK;
+    case O_TTL:
+        if (!parse_int(value, 0, 255, &v))
+            return usage(p, "%s: '%s' is not a TTL (0-255)", shown, value);
+        a->ttl = (int)v;
         return STATUS_OK;
     case O_MAX_PACKET:
         if (!parse_int(value, 1, DG_MAX_PACKET_SIZE_LIMIT, &v))
@@ -265,14 +277,30 @@ static int parse_command(parser *p, int argc, char *const argv[])
     if (a->cmd == CMD_SEND && noperands < 3)
         return usage(p, "missing %s (see 'dgram send --help')",
                      noperands == 0 ? "HOST" : noperands == 1 ? "PORT" : "MESSAGE");
+    bool to_group = a->group || (a->cmd == CMD_SEND && args_is_group(a->host));
+    dg_addr addr;
+    if (*a->interface && !to_group && dg_addr_parse(&addr, a->interface, 0) < 0)
+        return usage(p, "--interface: '%s' is not an IPv4 or IPv6 address", a->interface);
+    if (a->ttl >= 0 && !to_group)
+        return usage(p, "--ttl: HOST '%s' is not a multicast group", a->host);
     return STATUS_OK;
+}
+
+bool args_is_group(const char *host)
+{
+    dg_addr a;
+    if (!host || dg_addr_parse(&a, host, 0) < 0)
+        return false;
+    if (dg_addr_family(&a) == AF_INET)
+        return (ntohl(a.u.in4.sin_addr.s_addr) >> 28) == 0xe;
+    return a.u.in6.sin6_addr.s6_addr[0] == 0xff;
 }
 
 int args_parse(int argc, char *const argv[], args *out, char *err, size_t errlen)
 {
     *out = (args){.cmd = CMD_NONE, .help_topic = CMD_NONE, .port = 9999, .interface = "",
                   .max_packet_size = DG_DEFAULT_MAX_PACKET_SIZE, .family = AF_UNSPEC,
-                  .timeout = 5.0};
+                  .timeout = 5.0, .ttl = -1};
     if (errlen)
         err[0] = '\0';
     parser p = {out, err, errlen};

@@ -28,7 +28,10 @@ typedef struct args {
     command cmd;
     command help_topic;      /* CMD_NONE: the general help */
     int port;                /* echo, listen: local port (default 9999); send: the peer's */
-    const char *interface;   /* local IP literal; "" (default) is IPv4 any */
+    const char *interface;   /* local IP literal; "" (default) is IPv4 any. With a group:
+                                the group's interface, by address, name or index */
+    const char *group;       /* echo, listen: a multicast group to join (--group) */
+    int ttl;                 /* send to a group: --ttl 0-255, or -1 for the default (1) */
     size_t max_packet_size;  /* default 8192 */
     bool quiet;              /* no per-datagram lines */
     bool verbose;            /* the library's log lines on stderr */
@@ -47,6 +50,9 @@ int args_parse(int argc, char *const argv[], args *out, char *err, size_t errlen
 /* The manual page of a command, or the general one for CMD_NONE: a NULL-
  * terminated list of sections to print one after another. */
 const char *const *args_help(command topic);
+
+/* Whether host is a multicast IP literal (IPv4 224/4 or IPv6 ff00::/8). */
+bool args_is_group(const char *host);
 
 /* "echo", "listen", "send", or "dgram" for CMD_NONE: for messages. */
 const char *args_command_name(command cmd);

@@ -68,19 +68,38 @@ static void server_received(dg_protocol *self, const void *data, size_t len, con
 static const dg_protocol_ops echo_ops = {.name = "Echo", .datagram_received = server_received};
 static const dg_protocol_ops listen_ops = {.name = "Listen", .datagram_received = server_received};
 
+/* A plain port on --interface, or with --group a multicast port (shared, so
+ * several listeners on one host each see the group) that joins the group on
+ * --interface. */
+static int listen_port(dg_reactor *r, const args *a, dg_protocol *proto, dg_port **out)
+{
+    if (!a->group) {
+        dg_listen_options o;
+        dg_listen_options_init(&o);
+        o.interface = a->interface;
+        o.max_packet_size = a->max_packet_size;
+        return dg_listen_udp(r, a->port, proto, &o, out);
+    }
+    dg_multicast_options o;
+    dg_multicast_options_init(&o);
+    o.interface = strchr(a->group, ':') ? "::" : "";
+    o.max_packet_size = a->max_packet_size;
+    o.listen_multiple = true;
+    int rc = dg_listen_multicast(r, a->port, proto, &o, out);
+    if (rc == 0 && (rc = dg_port_join_group(*out, a->group, a->interface)) < 0)
+        dg_port_close(*out);
+    return rc;
+}
+
 static int serve(const args *a)
 {
     server s = {.proto.ops = a->cmd == CMD_ECHO ? &echo_ops : &listen_ops, .a = a};
     dg_reactor *r;
     if (new_reactor(a, &r) < 0)
         return STATUS_FAIL;
-    dg_listen_options o;
-    dg_listen_options_init(&o);
-    o.interface = a->interface;
-    o.max_packet_size = a->max_packet_size;
     dg_port *port;
     int status = STATUS_OK;
-    if (dg_listen_udp(r, a->port, &s.proto, &o, &port) < 0) {
+    if (listen_port(r, a, &s.proto, &port) < 0) {
         fprintf(stderr, "dgram %s: %s\n", args_command_name(a->cmd), dg_reactor_last_error(r));
         status = STATUS_FAIL;
     } else if (dg_reactor_run(r) < 0) {
@@ -99,6 +118,8 @@ typedef struct sender {
     dg_reactor *r;
     int replies;
     int status; /* -1 until decided */
+    dg_addr group; /* sending to a group: unconnected, replies come from members */
+    bool hold;     /* start_protocol must not write yet */
     char peer[DG_ADDR_STRLEN + 256]; /* "127.0.0.1:9", or "NAME (ADDR)" once known */
 } sender;
 
@@ -123,17 +144,20 @@ static void finish(sender *s, int status, const char *fmt, ...)
 static void sender_start(dg_protocol *self)
 {
     sender *s = DG_CONTAINER_OF(self, sender, proto);
+    if (s->hold)
+        return;
     dg_addr peer, literal;
     char addr[DG_ADDR_STRLEN] = "?";
-    if (dg_port_get_peer(self->transport, &peer) == 0)
-        dg_addr_format(&peer, addr, sizeof addr);
+    const dg_addr *to = dg_addr_family(&s->group) ? &s->group : NULL;
+    if (to || dg_port_get_peer(self->transport, &peer) == 0)
+        dg_addr_format(to ? to : &peer, addr, sizeof addr);
     if (dg_addr_parse(&literal, s->a->host, s->a->port) == 0)
         snprintf(s->peer, sizeof s->peer, "%s", addr);
     else
         snprintf(s->peer, sizeof s->peer, "%s (%s)", s->a->host, addr);
     for (int i = 0; i < s->a->nmessages && s->status < 0; i++) {
         const char *m = s->a->messages[i];
-        int rc = dg_port_write(self->transport, m, strlen(m), NULL);
+        int rc = dg_port_write(self->transport, m, strlen(m), to);
         if (rc < 0)
             finish(s, STATUS_FAIL, "%s: cannot send MESSAGE %d (%zu bytes): %s", s->peer, i + 1,
                    strlen(m), dg_strerror(rc));
@@ -184,6 +208,30 @@ static const dg_protocol_ops send_ops = {
     .name = "Send", .start_protocol = sender_start, .datagram_received = sender_received,
     .connection_refused = sender_refused, .connection_failed = sender_failed};
 
+/* A group has no single peer to connect to: an unconnected port of the
+ * group's family, with --ttl and --interface for the group, writes to it. */
+static void open_group_sender(sender *s, dg_port **port)
+{
+    const args *a = s->a;
+    dg_listen_options o;
+    dg_listen_options_init(&o);
+    o.interface = strchr(a->host, ':') ? "::" : "";
+    o.max_packet_size = a->max_packet_size;
+    dg_addr_parse(&s->group, a->host, a->port);
+    s->hold = true; /* start_protocol writes, and the group options come first */
+    int rc = dg_listen_udp(s->r, a->local_port, &s->proto, &o, port);
+    s->hold = false;
+    if (rc == 0 && a->ttl >= 0)
+        rc = dg_port_set_multicast_ttl(*port, a->ttl);
+    if (rc == 0 && *a->interface)
+        rc = dg_port_set_multicast_interface(*port, a->interface);
+    if (rc < 0) {
+        finish(s, STATUS_FAIL, "%s", dg_reactor_last_error(s->r));
+        return;
+    }
+    sender_start(&s->proto);
+}
+
 static int send_messages(const args *a)
 {
     sender s = {.proto.ops = &send_ops, .a = a, .status = -1};
@@ -199,7 +247,9 @@ static int send_messages(const args *a)
     if (a->timeout > 0 && !dg_call_later(s.r, a->timeout, sender_timeout, &s))
         finish(&s, STATUS_FAIL, "%s", dg_strerror(-ENOMEM));
     dg_port *port;
-    if (s.status < 0 && dg_connect_udp(s.r, a->host, a->port, &s.proto, &o, &port) < 0)
+    if (s.status < 0 && args_is_group(a->host))
+        open_group_sender(&s, &port);
+    else if (s.status < 0 && dg_connect_udp(s.r, a->host, a->port, &s.proto, &o, &port) < 0)
         finish(&s, STATUS_FAIL, "%s", dg_reactor_last_error(s.r));
     /* A literal connects, and so writes, inside dg_connect_udp(): the outcome
      * may be known already, and a stop before run would be lost. */
