@@ -358,11 +358,9 @@ static void test_open_larger_port_mid_batch(void **state)
     t_rec_free(&big);
 }
 
-/* dg_port_close inside start_protocol. Decided: allowed, and it is the
- * synchronous close it always is, so stop_protocol runs inside it; listen
- * still returns 0, and the port it returns is already closed (its state may
- * be read until the reactor next turns, like any port closed in a
- * callback). Nothing leaks. */
+/* dg_port_close inside start_protocol: allowed, and the synchronous close it
+ * always is, so stop_protocol runs inside it; listen returns 0 with *out NULL,
+ * since the port is gone. Nothing leaks. */
 static void close_in_start(t_rec *rec)
 {
     assert_int_equal(dg_port_close(rec->proto.transport), 0);
@@ -378,17 +376,12 @@ static void test_close_in_start_protocol(void **state)
     t_rec rec;
     t_rec_init(&rec, "Server");
     rec.on_start = close_in_start;
-    dg_port *p = NULL;
+    dg_port *p = (dg_port *)&p;
     assert_int_equal(dg_listen_udp(r, 0, &rec.proto, NULL, &p), 0);
-    assert_non_null(p);
+    assert_null(p);
     assert_int_equal(rec.started, 1);
     assert_int_equal(rec.stopped, 1);
     assert_null(rec.proto.transport);
-    assert_int_equal(dg_port_fd(p), -EBADF);
-    assert_int_equal(dg_port_stop_listening(p, NULL, NULL), -EALREADY);
-    char text[64];
-    assert_true(dg_port_format(p, text, sizeof text) > 0);
-    assert_string_equal(text, "<Server not connected>");
     assert_int_equal(t_open_fds(), fds);
     t_turn(r, 2);
     assert_int_equal(rec.stopped, 1);
