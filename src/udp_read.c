@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <linux/sock_diag.h>
+#endif
 #include "reactor.h"
 
 /* Datagrams per recvmmsg call. libuv uses 20, quinn 32; the knee measured on
@@ -15,6 +18,9 @@
  * datagrams never end its loop; we bound the count as well. */
 #define DG_RX_BUDGET_BYTES (256 * 1024)
 #define DG_RX_BUDGET_DATAGRAMS 256
+/* Per slot: room for the SO_RXQ_OVFL count, a multiple of the cmsg alignment,
+ * so the slots' buffers can sit side by side after the messages. */
+#define DG_RX_CONTROL CMSG_SPACE(sizeof(uint32_t))
 
 static void rxset_free(dg__rxset *s)
 {
@@ -28,15 +34,17 @@ int dg__rx_reserve(dg__rx *rx, size_t max_packet_size)
     /* Whole batches no larger than the byte budget (at least one slot). */
     unsigned n = (unsigned)(DG_RX_BUDGET_BYTES / max_packet_size);
     n = n < 1 ? 1 : n > DG_RX_BATCH ? DG_RX_BATCH : n;
-    /* One allocation: header, messages, iovecs, addresses, then the data. */
-    size_t head = sizeof(dg__rxset) + n * (sizeof(struct mmsghdr) + sizeof(struct iovec) +
-                                           sizeof(dg_addr));
+    /* One allocation: header, messages, control buffers, iovecs, addresses,
+     * then the data; nothing is allocated per datagram. */
+    size_t head = sizeof(dg__rxset) + n * (sizeof(struct mmsghdr) + DG_RX_CONTROL +
+                                           sizeof(struct iovec) + sizeof(dg_addr));
     dg__rxset *s = malloc(head + (size_t)n * max_packet_size);
     if (!s)
         return -ENOMEM;
     *s = (dg__rxset){.slot_size = max_packet_size, .nslots = n};
     s->msgs = (struct mmsghdr *)(s + 1);
-    s->iov = (struct iovec *)(s->msgs + n);
+    unsigned char *control = (unsigned char *)(s->msgs + n);
+    s->iov = (struct iovec *)(control + (size_t)n * DG_RX_CONTROL);
     s->addrs = (dg_addr *)(s->iov + n);
     s->buf = (unsigned char *)s + head;
     memset(s->msgs, 0, n * sizeof *s->msgs);
@@ -45,6 +53,7 @@ int dg__rx_reserve(dg__rx *rx, size_t max_packet_size)
         s->msgs[i].msg_hdr.msg_iov = &s->iov[i];
         s->msgs[i].msg_hdr.msg_iovlen = 1;
         s->msgs[i].msg_hdr.msg_name = &s->addrs[i];
+        s->msgs[i].msg_hdr.msg_control = control + (size_t)i * DG_RX_CONTROL;
     }
     if (rx->cur && rx->cur->refs == 0)
         rxset_free(rx->cur);
@@ -68,6 +77,7 @@ static int read_batch(dg_port *p, dg__rxset *s, unsigned n)
         s->iov[i].iov_len = p->max_packet_size;
         m[i].msg_hdr.msg_namelen = sizeof(dg_addr);
         m[i].msg_hdr.msg_flags = 0;
+        m[i].msg_hdr.msg_controllen = DG_RX_CONTROL;
     }
 #ifdef DGRAM_HAVE_RECVMMSG
     int got = recvmmsg(p->fd, m, n, MSG_DONTWAIT | MSG_TRUNC, NULL);
@@ -78,6 +88,40 @@ static int read_batch(dg_port *p, dg__rxset *s, unsigned n)
         return -errno;
     m[0].msg_len = (unsigned)len;
     return 1;
+#endif
+}
+
+void dg__rx_count_drops(dg_port *p)
+{
+#ifdef SO_RXQ_OVFL
+    int on = 1;
+    setsockopt(p->fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof on);
+#endif
+#if defined(SO_MEMINFO) && defined(SK_MEMINFO_DROPS)
+    /* An adopted socket may have dropped before: those are not ours. */
+    uint32_t mem[SK_MEMINFO_VARS] = {0};
+    if (getsockopt(p->fd, SOL_SOCKET, SO_MEMINFO, mem, &(socklen_t){sizeof mem}) == 0)
+        p->kernel_drops = mem[SK_MEMINFO_DROPS];
+#endif
+}
+
+/* Each datagram carries the socket's cumulative drop count when it was
+ * queued (only once it is nonzero): count the difference from the last one
+ * seen, so no drop is counted twice (envoy#15524 added the total each time). */
+static void count_drops(dg_port *p, struct msghdr *h)
+{
+#ifdef SO_RXQ_OVFL
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL)
+            continue;
+        uint32_t total;
+        memcpy(&total, CMSG_DATA(c), sizeof total);
+        p->stats.rx_kernel_drops += (uint32_t)(total - p->kernel_drops);
+        p->kernel_drops = total;
+    }
+#else
+    (void)p;
+    (void)h;
 #endif
 }
 
@@ -159,6 +203,8 @@ static void read_budget(dg_port *p, dg__rxset *s)
             return;
         }
         any = true;
+        for (int i = 0; i < got; i++)
+            count_drops(p, &s->msgs[i].msg_hdr);
         for (int i = 0; i < got; i++) {
             if (p->state != DG__LISTENING) {
                 /* Stopped by a callback: these left the kernel already. */

@@ -103,6 +103,16 @@ int dg_port_write_sequence(dg_port *p, const struct iovec *bufs, size_t n, const
     int rc = send_datagram(p, bufs, n, to);
     if (rc < 0) {
         p->stats.tx_errors++;
+        if (rc == -EAGAIN || rc == -EWOULDBLOCK)
+            p->stats.tx_err_again++;
+        else if (rc == -ENOBUFS)
+            p->stats.tx_err_nobufs++;
+        else if (rc == -EMSGSIZE)
+            p->stats.tx_err_msgsize++;
+        else if (rc == -ECONNREFUSED)
+            p->stats.tx_err_refused++;
+        else
+            p->stats.tx_err_other++;
         return rc;
     }
     p->stats.tx_datagrams++;
