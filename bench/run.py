@@ -1,0 +1,446 @@
+#!/usr/bin/python3
+"""Run the benchmark suite of issue 5 and print one table (docs/performance.md).
+
+    /usr/bin/python3 bench/run.py --build build-bench [--runs 3] [--seconds 1]
+
+Every server runs pinned to CPU 0 and the load generator to CPU 1, on
+loopback only. Each scenario runs every server once per round, in a rotated
+order, for --runs rounds; the table shows the median of the rounds, and each
+ratio is the median of the per-round ratios, so servers are only compared
+with numbers measured in the same round. Every process is started here,
+stopped here by pid, and bounded by a timeout.
+"""
+import argparse
+import os
+import re
+import shlex
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PYTHON = "/usr/bin/python3"
+SERVER_CPU, GEN_CPU = "0", "1"
+WINDOW = 64            # datagrams in flight in the echo scenarios
+PING_COUNT, PING_WARMUP = 5000, 500
+# Callgrind: three runs that differ only by the number of round trips; the
+# difference of two totals, divided by the difference of the counts, is the
+# cost of one datagram with start-up, warm-up and shutdown cancelled out. The
+# two differences should agree; where they differ by more than 2 % (a loop
+# whose work depends on timing), the server is measured again, the closer
+# pair is kept, their mean is shown, and the spread is reported.
+CG_COUNTS = {"default": (500, 1500, 2500), "twisted": (200, 700, 1200)}
+# One in flight must mean one wake-up per datagram: under callgrind the server
+# runs ~50 times slower, and a client that answered at once would find it
+# still in its read loop, which then reads the next datagram without waiting
+# (libevent's and libuv's loops do), hiding the cost of the wait. So the
+# client pauses after each echo (microseconds).
+CG_GAP_US = {"default": 1000, "twisted": 3000}
+CG_SPREAD = {}  # servers whose two differences disagree: timing-dependent loop work
+
+commands = []  # (what, command line), printed with the table
+
+
+def note_command(what, argv):
+    line = " ".join(shlex.quote(a) for a in argv)
+    if what.startswith("callgrind"):  # one line per server, whatever the file and count
+        line = re.sub(r"--callgrind-out-file=\S+", "--callgrind-out-file=OUT", line)
+        line = re.sub(r"ping PORT 64 \d+ 0 ", "ping PORT 64 N 0 ", line)
+    if (what, line) not in commands:
+        commands.append((what, line))
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pin(cpu, argv):
+    return ["taskset", "-c", cpu] + argv if PIN else argv
+
+
+class Server:
+    """One server process: started, waited for (READY), stopped by pid."""
+
+    def __init__(self, argv, what, ready_timeout=30):
+        self.port = free_port()
+        self.argv = [a.replace("PORT", str(self.port)) for a in argv]
+        note_command(what, [a.replace(str(self.port), "PORT") for a in self.argv])
+        self.out = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen(self.argv, stdout=self.out, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + ready_timeout
+        while "READY" not in self.output():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("server did not start: %s" % " ".join(self.argv))
+            time.sleep(0.02)
+
+    def output(self):
+        self.out.seek(0)
+        return self.out.read()
+
+    def cpu_seconds(self):
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self, timeout=60):
+        """SIGTERM, then wait (bounded; SIGKILL after); returns (output, peak RSS in KiB)."""
+        usage, hwm = None, None
+        try:
+            with open("/proc/%d/status" % self.proc.pid) as f:
+                hwm = int(re.search(r"VmHWM:\s+(\d+)", f.read())[1])
+        except (OSError, TypeError):
+            pass
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while True:
+                pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
+                if pid:
+                    self.proc.returncode = os.waitstatus_to_exitcode(status)
+                    break
+                if time.monotonic() > deadline:
+                    self.proc.kill()
+                    _, _, usage = os.wait4(self.proc.pid, 0)
+                    self.proc.returncode = -9
+                    break
+                time.sleep(0.02)
+        out = self.output()
+        self.out.close()
+        # VmHWM, not ru_maxrss: the latter keeps the peak of the forked
+        # Python from before exec.
+        return out, hwm
+
+
+def loadgen(args, what, timeout=60):
+    argv = pin(GEN_CPU, [LOADGEN] + [str(a) for a in args])
+    note_command(what, [a if a != str(args[1]) else "PORT" for a in argv])
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    return r.stdout
+
+
+def servers(build):
+    b = os.path.join(build, "bench")
+    all_ = [
+        ("dgram", [os.path.join(b, "bench_echo_dgram")]),
+        ("raw", [os.path.join(b, "bench_echo_raw")]),
+        ("libuv", [os.path.join(b, "bench_echo_uv")]),
+        ("libevent", [os.path.join(b, "bench_echo_event")]),
+        ("twisted", [PYTHON, os.path.join(HERE, "echo_twisted.py")]),
+    ]
+    have = []
+    for name, argv in all_:
+        if name == "twisted":
+            ok = subprocess.run([PYTHON, "-c", "import twisted"], capture_output=True).returncode == 0
+        else:
+            ok = os.access(argv[0], os.X_OK)
+        if ok:
+            have.append((name, argv))
+        else:
+            print("skipping %s: not built or not installed" % name, file=sys.stderr)
+    return have
+
+
+def rotated(items, k):
+    k %= len(items)
+    return items[k:] + items[:k]
+
+
+def measure_round(srv, rnd, seconds, res, rss):
+    """One round: each server, echo at 64 and 1200 B, latency, then ingest."""
+    for name, argv in rotated(srv, rnd):
+        s = Server(pin(SERVER_CPU, argv + ["PORT", "--seconds", "120"]), "server " + name)
+        try:
+            for size in (64, 1200):
+                c0 = s.cpu_seconds()
+                out = loadgen(["echo", s.port, size, WINDOW, seconds],
+                              "echo throughput (WINDOW in flight, SECONDS measured)")
+                c1 = s.cpu_seconds()
+                m = re.search(r"RATE (\d+) STALLS (\d+) TOTAL (\d+)", out)
+                if m:
+                    res.setdefault(("echo", size), {}).setdefault(name, []).append(int(m[1]))
+                    res.setdefault(("cpu", size), {}).setdefault(name, []).append(
+                        (c1 - c0) * 1e9 / max(int(m[3]), 1))
+            out = loadgen(["ping", s.port, 64, PING_COUNT, PING_WARMUP], "latency (one in flight)")
+            m = re.search(r"RTT ([\d.]+) ([\d.]+)", out)
+            if m:
+                res.setdefault(("p50",), {}).setdefault(name, []).append(float(m[1]))
+                res.setdefault(("p99",), {}).setdefault(name, []).append(float(m[2]))
+        finally:
+            out, kib = s.stop()
+        rss[name] = max(rss.get(name, 0), kib or 0)
+        m = re.search(r"ALLOCS (\d+) (\d+)", out)
+        if m:
+            res.setdefault(("allocs_run",), {}).setdefault(name, []).append((int(m[1]), int(m[2])))
+
+    for name, argv in rotated(srv, rnd):
+        s = Server(pin(SERVER_CPU, argv + ["PORT", "--sink", "--seconds", "120"]), "sink " + name)
+        try:
+            out = loadgen(["ingest", s.port, 64, seconds], "ingest (one way, as fast as possible)")
+            time.sleep(0.1)  # let the sink drain its queue
+        finally:
+            sout, kib = s.stop()
+        m, c = re.search(r"SENT (\d+) ([\d.]+)", out), re.search(r"COUNT (\d+)", sout)
+        if m and c:
+            res.setdefault(("ingest",), {}).setdefault(name, []).append(int(c[1]) / float(m[2]))
+            res.setdefault(("offered",), {}).setdefault(name, []).append(int(m[1]) / float(m[2]))
+
+
+def callgrind_total(path):
+    """Instructions, and calls to malloc/calloc/realloc, from a callgrind file."""
+    names, calls, total, cfn = {}, 0, None, None
+    with open(path) as f:
+        for line in f:
+            if line.startswith("cfn="):
+                m = re.match(r"cfn=\((\d+)\)(?: (.*))?", line.strip())
+                if m:
+                    if m[2]:
+                        names[m[1]] = m[2]
+                    cfn = names.get(m[1])
+                else:
+                    cfn = line.strip()[4:]
+            elif line.startswith("calls=") and cfn in ("malloc", "calloc", "realloc"):
+                calls += int(line[6:].split()[0])
+            elif line.startswith("summary:") or line.startswith("totals:"):
+                total = int(line.split()[1])
+    return total, calls
+
+
+def callgrind_runs(name, argv, counts, tmp):
+    got = []
+    for n in counts:
+        f = os.path.join(tmp, "%s.%d.out" % (name, n))
+        s = Server(pin(SERVER_CPU, ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + f])
+                   + argv + ["PORT", "--seconds", "300"], "callgrind " + name, ready_timeout=120)
+        try:
+            gap = CG_GAP_US.get(name, CG_GAP_US["default"])
+            out = loadgen(["ping", s.port, 64, n, 0, gap], "callgrind client (N round trips)",
+                          timeout=300)
+        finally:
+            s.stop(timeout=120)
+        lost = re.search(r"RTT \S+ \S+ (\d+)", out)
+        if not lost or int(lost[1]) or not os.path.exists(f):
+            return None
+        got.append(callgrind_total(f))
+        os.unlink(f)
+    per = [((got[i + 1][0] - got[i][0]) / (counts[i + 1] - counts[i]),
+            (got[i + 1][1] - got[i][1]) / (counts[i + 1] - counts[i])) for i in range(2)]
+    spread = abs(per[0][0] - per[1][0]) / max(per[0][0], per[1][0], 1)
+    return ((per[0][0] + per[1][0]) / 2, (per[0][1] + per[1][1]) / 2, spread)
+
+
+def measure_callgrind(srv, res):
+    tmp = tempfile.mkdtemp(prefix="dgram-bench-cg-")
+    os.environ["PYTHONHASHSEED"] = "0"  # Twisted's start-up, the same in every run
+    for name, argv in srv:
+        counts = CG_COUNTS.get(name, CG_COUNTS["default"])
+        per = callgrind_runs(name, argv, counts, tmp)
+        if per and per[2] > 0.02:
+            again = callgrind_runs(name, argv, counts, tmp)
+            per = again if again and again[2] < per[2] else per
+        if per:
+            res[("instr",)][name] = [per[0]]
+            # Python allocates small objects from its own arenas (pymalloc), so
+            # its malloc calls say nothing about its allocations: not shown.
+            if name != "twisted":
+                res[("allocs",)][name] = [per[1]]
+            if per[2] > 0.02:
+                CG_SPREAD[name] = per[2]
+    for f in os.listdir(tmp):
+        os.unlink(os.path.join(tmp, f))
+    os.rmdir(tmp)
+
+
+def measure_timers(build, rounds, res):
+    for _ in range(rounds):
+        for name, prog in (("dgram", "bench_timers_dgram"), ("libuv", "bench_timers_uv")):
+            path = os.path.join(build, "bench", prog)
+            if not os.access(path, os.X_OK):
+                continue
+            argv = pin(SERVER_CPU, [path])
+            note_command("timers " + name, argv)
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=120).stdout
+            m = re.search(r"TIMERS ([\d.]+) ([\d.]+)", out)
+            if m:
+                res.setdefault(("tsched",), {}).setdefault(name, []).append(float(m[1]))
+                res.setdefault(("tcancel",), {}).setdefault(name, []).append(float(m[2]))
+            m = re.search(r"IDLE ([\d.]+) (\d+) (\d+) WAKES (\d+)", out)
+            if m:
+                res.setdefault(("idle",), {}).setdefault(name, []).append(
+                    (float(m[1]), int(m[4]), int(m[3])))
+
+
+ROWS = [
+    # key, label, format, higher is better
+    (("echo", 64), "echo 64 B, datagrams/s", "{:,.0f}", True),
+    (("echo", 1200), "echo 1200 B, datagrams/s", "{:,.0f}", True),
+    (("cpu", 64), "server CPU per echo, 64 B, ns", "{:,.0f}", False),
+    (("cpu", 1200), "server CPU per echo, 1200 B, ns", "{:,.0f}", False),
+    (("ingest",), "ingest 64 B (sink), datagrams/s", "{:,.0f}", True),
+    (("offered",), "  offered by the generator, datagrams/s", "{:,.0f}", True),
+    (("p50",), "latency p50, one in flight, us", "{:.1f}", False),
+    (("p99",), "latency p99, one in flight, us", "{:.1f}", False),
+    (("instr",), "user instructions per echo (callgrind)", "{:,.0f}", False),
+    (("allocs",), "heap allocations per echo (callgrind)", "{:.3f}", False),
+    (("rss",), "peak RSS, KiB", "{:,.0f}", False),
+    (("tsched",), "timer schedule, ns/op (1M pending)", "{:.1f}", False),
+    (("tcancel",), "timer cancel, ns/op (1M pending)", "{:.1f}", False),
+]
+PEERS = ["raw", "libuv", "libevent", "twisted"]
+
+
+def ratio(vals, name):
+    """Median over rounds of dgram's value divided by the peer's, same round."""
+    a, b = vals.get("dgram"), vals.get(name)
+    if not a or not b:
+        return None
+    rs = [x / y for x, y in zip(a, b) if y]
+    return statistics.median(rs) if rs else None
+
+
+def table(res, names):
+    head = ["scenario"] + names + ["dgram ÷ " + p for p in PEERS if p in names]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key, label, fmt, _ in ROWS:
+        vals = res.get(key, {})
+        if not vals:
+            continue
+        cells = [label]
+        for n in names:
+            cells.append(fmt.format(statistics.median(vals[n])) if vals.get(n) else "–")
+        for p in PEERS:
+            if p in names:
+                r = ratio(vals, p)
+                cells.append("%.2f" % r if r else "–")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def goals(res):
+    """Issue 5's goals, each checked against this run."""
+    out = []
+
+    def check(text, ok):
+        out.append("- [%s] %s" % ("x" if ok else " ", text))
+
+    for size in (64, 1200):
+        v = res.get(("echo", size), {})
+        for peer, want in (("raw", 0.95), ("libuv", 1.0), ("libevent", 1.0), ("twisted", 2.5)):
+            r = ratio(v, peer)
+            if r is not None:
+                check("1. echo %d B: dgram %.2f x %s (goal >= %.2f)" % (size, r, peer, want), r >= want)
+    r = ratio(res.get(("ingest",), {}), "raw")
+    if r is not None:
+        check("2. ingest: dgram %.2f x raw (goal >= 0.95)" % r, r >= 0.95)
+    for k in ("p50", "p99"):
+        v = res.get((k,), {})
+        for peer in ("libuv", "libevent"):
+            r = ratio(v, peer)
+            if r is not None:
+                check("3. latency %s: dgram %.2f x %s (goal <= 1.00)" % (k, r, peer), r <= 1.0)
+    v = res.get(("instr",), {}).get("dgram")
+    if v:
+        check("4. instructions per echo: %.0f (goal <= 300)" % v[0], v[0] <= 300)
+    v = res.get(("allocs",), {}).get("dgram")
+    runs = res.get(("allocs_run",), {}).get("dgram", [])
+    if v is not None or runs:
+        n = sum(a for a, _ in runs)
+        d = sum(b for _, b in runs)
+        ok = (not v or v[0] == 0) and n == 0
+        check("5. heap allocations: %s per echo under callgrind; %d in %d datagrams after "
+              "warm-up (malloc shim, echo runs)" % ("%.3f" % v[0] if v else "?", n, d), ok)
+    v = res.get(("tsched",), {})
+    if v.get("dgram") and v.get("libuv"):
+        s = statistics.median(v["dgram"])
+        c = statistics.median(res[("tcancel",)]["dgram"])
+        check("6. timers: schedule %.0f ns, cancel %.0f ns with 1M pending (libuv %.0f / %.0f)"
+              % (s, c, statistics.median(v["libuv"]), statistics.median(res[("tcancel",)]["libuv"])),
+              True)
+    idle = res.get(("idle",), {}).get("dgram")
+    if idle:
+        ms, wakes, due = idle[-1]
+        check("6. idle with 1M timers: slept %.0f ms for a timer due in %d ms, %d wake-up(s)"
+              % (ms, due, wakes), wakes == 1 and ms >= due)
+    check("7. GSO bulk send: not measured (dgram has no GSO path yet)", False)
+    return "\n".join(out)
+
+
+def machine():
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return "%s, nproc %d, Linux %s" % (model, os.cpu_count(), os.uname().release)
+
+
+def main():
+    global PIN, LOADGEN
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--build", default="build-bench")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--seconds", type=float, default=1.0, help="measured seconds per scenario")
+    p.add_argument("--no-callgrind", action="store_true")
+    p.add_argument("--out", help="also write the report (markdown) here")
+    a = p.parse_args()
+    PIN = (os.cpu_count() or 1) >= 2 and subprocess.run(
+        ["which", "taskset"], capture_output=True).returncode == 0
+    LOADGEN = os.path.join(a.build, "bench", "bench_loadgen")
+    if not os.access(LOADGEN, os.X_OK):
+        sys.exit("no %s: build the bench targets first (make bench)" % LOADGEN)
+    load = os.getloadavg()[0]
+    if load > 0.3:
+        print("warning: load average %.2f: other work on this machine skews the rates" % load,
+              file=sys.stderr)
+    srv = servers(a.build)
+    names = [n for n, _ in srv]
+    start = time.monotonic()
+    res, rss = {}, {}
+    for rnd in range(a.runs):
+        print("round %d/%d ..." % (rnd + 1, a.runs), file=sys.stderr, flush=True)
+        measure_round(srv, rnd, a.seconds, res, rss)
+    print("timers ...", file=sys.stderr, flush=True)
+    measure_timers(a.build, a.runs, res)
+    res[("instr",)], res[("allocs",)] = {}, {}
+    if not a.no_callgrind and subprocess.run(["which", "valgrind"], capture_output=True).returncode == 0:
+        print("callgrind ...", file=sys.stderr, flush=True)
+        measure_callgrind(srv, res)
+    res[("rss",)] = {n: [v] for n, v in rss.items()}
+
+    report = ["# dgram benchmark, %s" % time.strftime("%Y-%m-%d %H:%M %Z"),
+              "",
+              "Machine: %s; load average %.2f at the start. Server pinned to CPU %s, generator to CPU %s%s. Median of %d rounds;"
+              " ratios are medians of same-round ratios (for rates > 1 is better for dgram,"
+              " for costs < 1 is)." % (machine(), load, SERVER_CPU, GEN_CPU, "" if PIN else " (NOT pinned)",
+                                       a.runs),
+              "",
+              table(res, names),
+              "",
+              "Callgrind spread (the two per-datagram differences disagree by more than 2 %%): %s."
+              % (", ".join("%s %.0f %%" % (n, v * 100) for n, v in CG_SPREAD.items()) or "none"),
+              "",
+              "Issue 5's goals in this run:",
+              "",
+              goals(res),
+              "",
+              "Commands (PORT is a free port chosen per run; rounds: %d, window %d, %s s measured"
+              " after 0.3 s warm-up):" % (a.runs, WINDOW, a.seconds),
+              ""]
+    report += ["    %-52s %s" % (w + ":", c) for w, c in commands]
+    report += ["", "Took %.0f s." % (time.monotonic() - start)]
+    text = "\n".join(report)
+    print(text)
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
