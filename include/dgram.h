@@ -251,11 +251,15 @@ typedef struct dg_protocol_ops {
      * free itself here: the library does not touch it afterwards. */
     void (*stop_protocol)(dg_protocol *self);
     /* One datagram. data is valid only during the call. from is the sender
-     * (also on connected ports). */
+     * (also on connected ports). Each readiness event reads at most 256
+     * datagrams or 256 KiB (empty datagrams count), so one busy port cannot
+     * starve the others; the rest wait for the next iteration. */
     void (*datagram_received)(dg_protocol *self, const void *data, size_t len,
                               const dg_addr *from);
     /* Connected ports only: the peer's port was unreachable (an ICMP error
-     * caused by an earlier write). The port stays open. */
+     * caused by an earlier write). The port stays open. Refusals that
+     * surface on writes during one iteration are reported by one call on
+     * the next; dg_port_stats.refused counts each. */
     void (*connection_refused)(dg_protocol *self);
     /* dg_connect_udp() could not set up the connection (name resolution,
      * for example). The port is already closed, transport NULL. */
@@ -293,7 +297,8 @@ typedef struct dg_listen_options {
 void dg_listen_options_init(dg_listen_options *o);
 
 /* Bind a UDP port (0: an ephemeral one) and attach proto to it; start_protocol
- * runs before this returns. Errors leak nothing: -EINVAL (bad interface,
+ * runs before this returns (if it closes the port with dg_port_close(), this
+ * returns 0 with *out NULL: the port is gone). Errors leak nothing: -EINVAL (bad interface,
  * port outside 0..65535, bad max_packet_size), -EBUSY (proto is attached to
  * another live port), -EADDRINUSE, -EADDRNOTAVAIL, -EMFILE, ... */
 int dg_listen_udp(dg_reactor *r, int port, dg_protocol *proto,
@@ -433,6 +438,13 @@ unsigned dg_port_datagram_flags(const dg_port *p);
  * stopped. Returns the length, or -ENOSPC. */
 int dg_port_format(const dg_port *p, char *buf, size_t len);
 
+/* A port's counters, from its creation. Every datagram the kernel handed
+ * the port is in rx_datagrams or rx_discarded; every datagram the kernel
+ * dropped for want of room in the receive queue is in rx_kernel_drops (read
+ * from SO_RXQ_OVFL, which every port turns on, an adopted socket's too: the
+ * kernel reports its cumulative count with the next datagram it queues, so
+ * drops show once a later datagram is read). Every write is in tx_datagrams or tx_errors, and
+ * each error in exactly one of the tx_err_* kinds. */
 typedef struct dg_port_stats {
     uint64_t rx_datagrams;   /* delivered to datagram_received */
     uint64_t rx_bytes;       /* bytes delivered (after truncation) */
@@ -441,10 +453,19 @@ typedef struct dg_port_stats {
     uint64_t rx_errors;      /* receive errors other than refusals */
     uint64_t tx_datagrams;   /* sent */
     uint64_t tx_bytes;
-    uint64_t tx_errors;      /* writes that returned an error */
+    uint64_t tx_errors;      /* writes that returned an error: the sum of tx_err_* */
     uint64_t refused;        /* ICMP port-unreachable reports */
+    uint64_t rx_kernel_drops; /* dropped by the kernel: receive queue full */
+    uint64_t tx_err_again;   /* -EAGAIN (-EWOULDBLOCK): socket buffer full */
+    uint64_t tx_err_nobufs;  /* -ENOBUFS: device or qdisc queue full */
+    uint64_t tx_err_msgsize; /* -EMSGSIZE: too large */
+    uint64_t tx_err_refused; /* -ECONNREFUSED: refused again after the retry */
+    uint64_t tx_err_other;   /* any other error (-EBADF, -EDESTADDRREQ, ...) */
 } dg_port_stats;
 
+/* -EINVAL for a NULL port or out. Also works on a closed port while its
+ * memory lives: inside its stop_protocol and done, where the counts are
+ * final (dgram echo --stats prints them there). */
 int dg_port_get_stats(const dg_port *p, dg_port_stats *out);
 
 /* ------------------------------------------------------------------------ */
@@ -522,6 +543,147 @@ int dg_port_get_multicast_loop(const dg_port *p);
  * name ("" by default) and returns its length, or -ENOSPC. */
 int dg_port_set_multicast_interface(dg_port *p, const char *iface);
 int dg_port_get_multicast_interface(const dg_port *p, char *buf, size_t len);
+
+/* The same three calls for names, as Twisted's joinGroup, leaveGroup and
+ * setOutgoingInterface, which resolve theirs: group and interface may be
+ * host names (an interface also by device name or index, as above). Each
+ * name is looked up with dg_lookup_start() in the port's family, then the
+ * call above is made. done(p, status, arg) runs exactly once, from the loop,
+ * never inside this call: status is that call's result, a lookup error
+ * (DG_ERR_NAME_*, its message naming the host), or -ECANCELED when the port
+ * closes first (done then runs during the close, p still valid). Returns 0,
+ * or at once -EBADF (closed port), -EINVAL (NULL group or done, a name over
+ * 255 bytes), -ENOMEM, or dg_lookup_start()'s error. */
+typedef void (*dg_port_result_fn)(dg_port *p, int status, void *arg);
+int dg_port_join_group_name(dg_port *p, const char *group, const char *iface,
+                            dg_port_result_fn done, void *arg);
+int dg_port_leave_group_name(dg_port *p, const char *group, const char *iface,
+                             dg_port_result_fn done, void *arg);
+int dg_port_set_multicast_interface_name(dg_port *p, const char *iface,
+                                         dg_port_result_fn done, void *arg);
+
+/* ------------------------------------------------------------------------ */
+/* Services and applications (Twisted's IService, MultiService and          */
+/* internet.UDPServer): named parts of a program that start in order and    */
+/* stop in reverse order. See docs/operations.md.                           */
+/* ------------------------------------------------------------------------ */
+
+typedef struct dg_application dg_application;
+typedef struct dg_service dg_service;
+
+typedef struct dg_service_ops {
+    /* Start: 0, or a negative errno with the reason recorded by
+     * dg_service_fail() (or left in dg_reactor_last_error()). NULL: always
+     * starts. */
+    int (*start)(dg_service *s, void *arg);
+    /* Begin stopping; call dg_service_stopped(s) when finished, inside this
+     * call or later. now is true when the drain deadline has passed (or the
+     * stop was not allowed one): finish before returning. NULL: stopped at
+     * once. */
+    void (*stop)(dg_service *s, bool now, void *arg);
+    /* The service is being removed (dg_service_remove(), or the application
+     * is freed): release arg. May be NULL. */
+    void (*release)(dg_service *s, void *arg);
+} dg_service_ops;
+
+/* An application on r, empty. Services run on r's thread. */
+int dg_application_new(dg_reactor *r, dg_application **out);
+
+/* Stop every running service now (stop with now = true, reverse order),
+ * release and free them all. NULL is a no-op. Not from a service callback. */
+void dg_application_free(dg_application *app);
+
+/* Add a service at the end of the start order. name is copied; names are
+ * unique within an application (-EEXIST). A service added to a running
+ * application is not started: call dg_service_start(). -EINVAL for a NULL
+ * or empty name or NULL ops. */
+int dg_service_new(dg_application *app, const char *name, const dg_service_ops *ops, void *arg,
+                   dg_service **out);
+
+/* Start the services that are not running, in order. When one fails, the
+ * ones this call started are stopped at once (reverse order) and its error
+ * is returned, with dg_reactor_last_error() saying "Service NAME failed to
+ * start: REASON". Those that were running before the call are left alone.
+ * -EALREADY while the application is stopping. */
+int dg_application_start(dg_application *app);
+
+/* Stop every running service in reverse order, each after the previous has
+ * called dg_service_stopped(). drain bounds the whole stop, in seconds
+ * (>= 0; 0: no wait, every service is stopped with now = true): when it
+ * passes, the services still stopping are told to finish now. done(app,
+ * arg) runs once all have stopped (perhaps inside this call; may be NULL).
+ * -EALREADY while already stopping; -EINVAL for a negative or NaN drain. */
+typedef void (*dg_application_done_fn)(dg_application *app, void *arg);
+int dg_application_stop(dg_application *app, double drain, dg_application_done_fn done,
+                        void *arg);
+
+/* Start or stop one service (for reloads). dg_service_stop() takes a drain
+ * deadline as dg_application_stop(); done runs once it has stopped. */
+typedef void (*dg_service_done_fn)(dg_service *s, void *arg);
+int dg_service_start(dg_service *s);
+int dg_service_stop(dg_service *s, double drain, dg_service_done_fn done, void *arg);
+
+/* From a service's stop: it has finished. Safe to call more than once. */
+void dg_service_stopped(dg_service *s);
+
+/* From a service's start: record why it failed ("message: strerror(err)."),
+ * returned as err. */
+int dg_service_fail(dg_service *s, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Take a stopped service out of the application and release it; -EBUSY
+ * while it runs or stops. */
+int dg_service_remove(dg_service *s);
+
+/* The first service of that name, or NULL; then the next in start order. */
+dg_service *dg_application_find(const dg_application *app, const char *name);
+dg_service *dg_application_first(const dg_application *app);
+dg_service *dg_service_next(const dg_service *s);
+
+const char *dg_service_name(const dg_service *s);
+dg_reactor *dg_service_reactor(const dg_service *s);
+bool dg_service_running(const dg_service *s); /* started, and not stopping */
+
+typedef struct dg_udp_server_options {
+    /* As dg_listen_options / dg_multicast_options: "" (default) is IPv4
+     * any, "::" IPv6 any. */
+    const char *interface;
+    size_t max_packet_size; /* default 8192 */
+    /* >= 0: adopt this bound socket instead of binding (socket activation,
+     * a socket handed over by an upgrade). The service keeps its own
+     * duplicate and the caller's descriptor stays the caller's. Default -1. */
+    int fd;
+    /* SO_RCVBUF in bytes, set before the bind (0, default: the system's).
+     * Processes with CAP_NET_ADMIN get it past net.core.rmem_max. */
+    int rcvbuf;
+    /* Multicast servers only: the groups to join (IP literals) on
+     * group_interface (as dg_port_join_group()), and listen_multiple as
+     * dg_multicast_options. On an adopted socket, a group it already holds
+     * is not an error. */
+    const char *const *groups;
+    size_t ngroups;
+    const char *group_interface;
+    bool listen_multiple;
+} dg_udp_server_options;
+
+void dg_udp_server_options_init(dg_udp_server_options *o);
+
+/* A service that, when started, listens on port (Twisted's UDPServer) or
+ * adopts o->fd, with proto attached: start_protocol runs at each start,
+ * stop_protocol at each stop. Stopping ends reading at once; there is no
+ * write queue to flush (every dg_port_write() is immediate), so the port
+ * closes and stop_protocol runs on the next iteration, well within any
+ * drain deadline. The strings of o are copied. Errors as dg_service_new(),
+ * and -EINVAL for a bad option (the start reports bind errors). */
+int dg_udp_server_new(dg_application *app, const char *name, int port, dg_protocol *proto,
+                      const dg_udp_server_options *o, dg_service **out);
+
+/* The same for dg_listen_multicast(), joining o->groups at each start. */
+int dg_multicast_server_new(dg_application *app, const char *name, int port, dg_protocol *proto,
+                            const dg_udp_server_options *o, dg_service **out);
+
+/* The port of a running UDP or multicast server service; NULL otherwise. */
+dg_port *dg_service_port(const dg_service *s);
 
 /* ------------------------------------------------------------------------ */
 /* Utilities                                                                */

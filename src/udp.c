@@ -108,6 +108,7 @@ int dg__port_open(dg_port *p, int fd, int family)
         return rc;
     p->fd = fd;
     p->family = family;
+    dg__rx_count_drops(p);
     dg_addr host;
     p->number = getsockname(fd, &host.u.sa, &(socklen_t){sizeof host}) == 0 ? dg_addr_port(&host) : 0;
     p->state = DG__LISTENING;
@@ -177,7 +178,7 @@ int dg__listen(dg_reactor *r, int port, dg_protocol *proto, const dg_listen_opti
         dg__port_discard(p);
         return dg__fail(r, rc, "Couldn't listen on %s:%d", shown, port);
     }
-    *out = p;
+    *out = p->state == DG__CLOSED ? NULL : p; /* start_protocol may have closed it */
     return 0;
 }
 
@@ -221,7 +222,7 @@ int dg_adopt_datagram_port(dg_reactor *r, int fd, int family, dg_protocol *proto
         dg__port_discard(p);
         return dg__fail(r, rc, "Couldn't adopt descriptor %d", fd);
     }
-    *out = p;
+    *out = p->state == DG__CLOSED ? NULL : p;
     return 0;
 }
 
@@ -371,6 +372,8 @@ void dg__port_close_now(dg_port *p)
         dg__watch_port(r, p->fd, p, 0);
     p->state = DG__CLOSED;
     list_remove(&r->ports, p);
+    if (p->mc_names)
+        dg__multicast_names_cancel(p);
     if (p->started)
         dg__log(r, "(UDP Port %d Closed)", p->number);
 

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include "dgram.h"
 
@@ -31,8 +32,10 @@ struct dg_port {
     dg_port_done_fn done;
     void *done_arg;
     dg_port_stats stats;
+    uint32_t kernel_drops;  /* the last SO_RXQ_OVFL count seen (cumulative, wraps) */
     bool started;           /* start_protocol ran: stop_protocol is owed */
     struct dg__connecting *conn; /* name lookup under way (resolve.c) */
+    struct dg__mc_name *mc_names; /* multicast calls waiting for names (multicast_names.c) */
     dg_port *prev, *next;   /* reactor's live list */
     dg_port *pending_next;  /* reactor's pending list, or dead list once closed */
     /* The protocol's name, copied: "<Name not connected>" is formatted after
@@ -59,6 +62,8 @@ typedef struct dg__rx {
 } dg__rx;
 
 int dg__rx_reserve(dg__rx *rx, size_t max_packet_size);
+/* Turn on SO_RXQ_OVFL on the port's socket and note the drops so far. */
+void dg__rx_count_drops(dg_port *p);
 void dg__rx_free(dg__rx *rx);
 
 /* A port not yet open (fd -1), on the reactor's live list. Checks that proto
@@ -79,6 +84,9 @@ int dg__listen(dg_reactor *r, int port, dg_protocol *proto, const dg_listen_opti
                dg__prepare_fn prepare, const void *arg, dg_port **out);
 /* resolve.c: give up a lookup under way, with no callback. */
 void dg__connect_abandon(dg_port *p);
+/* multicast_names.c: report -ECANCELED to the calls still waiting for names. */
+typedef struct dg__mc_name dg__mc_name;
+void dg__multicast_names_cancel(dg_port *p);
 
 /* The port's descriptor is readable (or has an error pending). */
 void dg__port_on_readable(dg_port *p);

@@ -23,7 +23,7 @@ enum {
 
 typedef enum opt_id {
     O_HELP, O_PORT, O_INTERFACE, O_MAX_PACKET, O_QUIET, O_VERBOSE,
-    O_IPV4, O_IPV6, O_LOCAL_PORT, O_TIMEOUT, O_GROUP, O_TTL
+    O_IPV4, O_IPV6, O_LOCAL_PORT, O_TIMEOUT, O_GROUP, O_TTL, O_STATS
 } opt_id;
 
 typedef struct option {
@@ -47,6 +47,7 @@ static const option options[] = {
     {"timeout", 't', true, F_SEND, O_TIMEOUT},
     {"group", 'g', true, F_SERVE, O_GROUP},
     {"ttl", 'T', true, F_SEND, O_TTL},
+    {"stats", '\0', false, F_SERVE, O_STATS}, /* long only */
 };
 
 #define NOPTIONS (sizeof options / sizeof options[0])
@@ -71,6 +72,11 @@ static int usage(parser *p, const char *fmt, ...)
     if (n >= 0 && (size_t)n < p->errlen)
         vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
     va_end(ap);
+    /* The message quotes the offending word: keep it one line, and keep an
+     * argument's escape sequences from reaching the terminal (fuzz_args). */
+    for (char *c = p->err; p->errlen && *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
     return STATUS_USAGE;
 }
 
@@ -176,6 +182,9 @@ static int apply(parser *p, const option *o, const char *shown, const char *valu
         return STATUS_OK;
     case O_VERBOSE:
         a->verbose = true;
+        return STATUS_OK;
+    case O_STATS:
+        a->stats = true;
         return STATUS_OK;
     case O_IPV4:
     case O_IPV6: {

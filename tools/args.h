@@ -35,6 +35,7 @@ typedef struct args {
     size_t max_packet_size;  /* default 8192 */
     bool quiet;              /* no per-datagram lines */
     bool verbose;            /* the library's log lines on stderr */
+    bool stats;              /* echo, listen: the port's counters on SIGUSR1 and at exit */
     int family;              /* send: AF_UNSPEC, AF_INET (-4) or AF_INET6 (-6) */
     int local_port;          /* send */
     double timeout;          /* send: seconds, default 5; 0 waits for ever */

@@ -1,11 +1,18 @@
 /* dgram: the programs of Twisted's UDP howto as one command-line tool, on the
  * public API alone. `dgram --help` is the manual. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* signalfd */
+#endif
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 #include "args.h"
 #include "dgram.h"
+#include "serve.h"
 
 /* One datagram's repr: at most 4 characters a byte, plus b'' and the NUL.
  * Static, so printing allocates nothing per datagram. */
@@ -42,7 +49,55 @@ static int new_reactor(const args *a, dg_reactor **out)
 typedef struct server {
     dg_protocol proto;
     const args *a;
+    dg_port *port; /* for --stats: valid until stop_protocol returns */
 } server;
+
+/* --stats: one line of name=value pairs, named as dg_port_stats' fields. */
+static void print_stats(const server *s, const char *when)
+{
+    dg_port_stats st;
+    if (!s->port || dg_port_get_stats(s->port, &st) < 0)
+        return;
+    const struct { const char *name; uint64_t value; } f[] = {
+        {"rx_datagrams", st.rx_datagrams}, {"rx_bytes", st.rx_bytes},
+        {"rx_truncated", st.rx_truncated}, {"rx_discarded", st.rx_discarded},
+        {"rx_kernel_drops", st.rx_kernel_drops}, {"rx_errors", st.rx_errors},
+        {"tx_datagrams", st.tx_datagrams}, {"tx_bytes", st.tx_bytes},
+        {"tx_errors", st.tx_errors}, {"tx_err_again", st.tx_err_again},
+        {"tx_err_nobufs", st.tx_err_nobufs}, {"tx_err_msgsize", st.tx_err_msgsize},
+        {"tx_err_refused", st.tx_err_refused}, {"tx_err_other", st.tx_err_other},
+        {"refused", st.refused}};
+    char line[768];
+    int n = snprintf(line, sizeof line, "dgram %s: stats %s:", args_command_name(s->a->cmd), when);
+    for (size_t i = 0; i < sizeof f / sizeof f[0] && n > 0 && (size_t)n < sizeof line; i++)
+        n += snprintf(line + n, sizeof line - (size_t)n, " %s=%llu", f[i].name,
+                      (unsigned long long)f[i].value);
+    fprintf(stderr, "%s\n", line);
+}
+
+static void server_start(dg_protocol *self)
+{
+    DG_CONTAINER_OF(self, server, proto)->port = self->transport;
+}
+
+/* The port has closed; its memory, and so its final counts, live until
+ * this returns. */
+static void server_stop(dg_protocol *self)
+{
+    server *s = DG_CONTAINER_OF(self, server, proto);
+    if (s->a->stats)
+        print_stats(s, "at exit");
+    s->port = NULL;
+}
+
+static void on_sigusr1(dg_reactor *r, int fd, unsigned events, void *arg)
+{
+    struct signalfd_siginfo si;
+    (void)r;
+    (void)events;
+    while (read(fd, &si, sizeof si) == (ssize_t)sizeof si)
+        print_stats(arg, "on SIGUSR1");
+}
 
 static void server_received(dg_protocol *self, const void *data, size_t len, const dg_addr *from)
 {
@@ -65,8 +120,10 @@ static void server_received(dg_protocol *self, const void *data, size_t len, con
         fprintf(stderr, "dgram echo: reply to %s:%d: %s\n", host, dg_addr_port(from), dg_strerror(rc));
 }
 
-static const dg_protocol_ops echo_ops = {.name = "Echo", .datagram_received = server_received};
-static const dg_protocol_ops listen_ops = {.name = "Listen", .datagram_received = server_received};
+static const dg_protocol_ops echo_ops = {.name = "Echo", .start_protocol = server_start,
+    .stop_protocol = server_stop, .datagram_received = server_received};
+static const dg_protocol_ops listen_ops = {.name = "Listen", .start_protocol = server_start,
+    .stop_protocol = server_stop, .datagram_received = server_received};
 
 /* A plain port on --interface, or with --group a multicast port (shared, so
  * several listeners on one host each see the group) that joins the group on
@@ -94,19 +151,43 @@ static int listen_port(dg_reactor *r, const args *a, dg_protocol *proto, dg_port
 static int serve(const args *a)
 {
     server s = {.proto.ops = a->cmd == CMD_ECHO ? &echo_ops : &listen_ops, .a = a};
-    dg_reactor *r;
-    if (new_reactor(a, &r) < 0)
-        return STATUS_FAIL;
+    /* --stats: SIGUSR1 through a signalfd, blocked before the reactor can
+     * start a thread, so that no thread takes it with the default action. */
+    sigset_t usr1, saved;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    int sfd = -1;
+    if (a->stats) {
+        sigprocmask(SIG_BLOCK, &usr1, &saved);
+        sfd = signalfd(-1, &usr1, SFD_NONBLOCK | SFD_CLOEXEC);
+        if (sfd < 0) {
+            fprintf(stderr, "dgram %s: --stats: %s\n", args_command_name(a->cmd), strerror(errno));
+            sigprocmask(SIG_SETMASK, &saved, NULL);
+            return STATUS_FAIL;
+        }
+    }
+    dg_reactor *r = NULL;
     dg_port *port;
-    int status = STATUS_OK;
-    if (listen_port(r, a, &s.proto, &port) < 0) {
+    int status = STATUS_OK, rc;
+    if (new_reactor(a, &r) < 0) {
+        status = STATUS_FAIL;
+    } else if (sfd >= 0 && (rc = dg_reactor_add_reader(r, sfd, on_sigusr1, &s)) < 0) {
+        fprintf(stderr, "dgram %s: --stats: %s\n", args_command_name(a->cmd), dg_strerror(rc));
+        status = STATUS_FAIL;
+    } else if (listen_port(r, a, &s.proto, &port) < 0) {
         fprintf(stderr, "dgram %s: %s\n", args_command_name(a->cmd), dg_reactor_last_error(r));
         status = STATUS_FAIL;
     } else if (dg_reactor_run(r) < 0) {
         fprintf(stderr, "dgram %s: %s\n", args_command_name(a->cmd), dg_reactor_last_error(r));
         status = STATUS_FAIL;
     }
+    if (r && sfd >= 0)
+        dg_reactor_remove_reader(r, sfd);
     dg_reactor_free(r);
+    if (sfd >= 0) {
+        close(sfd);
+        sigprocmask(SIG_SETMASK, &saved, NULL);
+    }
     return status;
 }
 
@@ -267,6 +348,12 @@ int main(int argc, char **argv)
 {
     args a;
     char err[512];
+    if (argc > 1 && strcmp(argv[1], "serve") == 0)
+        return serve_main(argc - 1, argv + 1); /* its own command line: serve.c */
+    if (argc == 3 && strcmp(argv[1], "help") == 0 && strcmp(argv[2], "serve") == 0) {
+        char *help[] = {argv[0], "serve", "--help", NULL};
+        return serve_main(2, help + 1);
+    }
     if (args_parse(argc, argv, &a, err, sizeof err) != STATUS_OK) {
         fprintf(stderr, "%s\n", err);
         return STATUS_USAGE;
