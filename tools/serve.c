@@ -685,7 +685,7 @@ int serve_main(int argc, char **argv)
     s.status = SERVE_FAIL;
     if ((rc = dg_reactor_new(&o, &s.r)) < 0 || (rc = dg_application_new(s.r, &s.app)) < 0) {
         say(&s, LOG_ERR, "%s", dg_strerror(rc));
-    } else if (start_all(&s) == 0 && drop_privileges(&s) == 0 && install_signals(&s) == 0) {
+    } else if (install_signals(&s) == 0 && start_all(&s) == 0 && drop_privileges(&s) == 0) {
         close_unclaimed(&s);
         write_pidfile(&s);
         if (s.ready_fd >= 0) {
