@@ -11,15 +11,13 @@
 Servers are known to have joined when the kernel lists their membership
 (/proc/net/igmp, /proc/net/igmp6), so nothing waits on time.
 """
-import ipaddress
 import os
 import subprocess
 import sys
-import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "tool_lib"))
-from e2e import DEADLINE, Proc, check, dgram, main, run, server_port, skip, stop
+from e2e import DEADLINE, Proc, check, dgram, main, ns_wait_members, run, server_port, skip, stop
 
 NS = "dgtest-mc-%d" % os.getpid()
 
@@ -33,25 +31,8 @@ def in_ns(argv):
     return ["ip", "netns", "exec", NS] + argv
 
 
-def members(group):
-    """How many sockets in the namespace have joined group, per the kernel."""
-    g = ipaddress.ip_address(group)
-    path = "/proc/net/igmp6" if g.version == 6 else "/proc/net/igmp"
-    out = subprocess.run(in_ns(["cat", path]), capture_output=True, text=True, timeout=DEADLINE).stdout
-    if g.version == 6:
-        want = g.packed.hex()
-        return sum(int(f[3]) for f in (l.split() for l in out.splitlines()) if len(f) > 3 and f[2] == want)
-    # IPv4: the group is printed as the host-order hex of the network-order word.
-    want = {g.packed.hex().upper(), g.packed[::-1].hex().upper()}
-    return sum(int(f[1]) for f in (l.split() for l in out.splitlines())
-               if len(f) > 1 and f[0] in want and f[1].isdigit())
-
-
 def wait_members(group, n):
-    end = time.monotonic() + DEADLINE
-    while members(group) < n:
-        check(time.monotonic() < end, "%d members of %s never appeared" % (n, group))
-        time.sleep(0.01)  # polling the kernel's membership list, not waiting on a guess
+    ns_wait_members(NS, group, n)
 
 
 def ipv4_on_loopback():

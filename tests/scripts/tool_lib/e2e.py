@@ -75,11 +75,11 @@ def _die_with_parent():
 class Proc:
     """A program with its stdout and stderr read line by line, with deadlines."""
 
-    def __init__(self, argv, name=None):
+    def __init__(self, argv, name=None, stdin=subprocess.DEVNULL):
         wrapped = WRAP and argv[:len(WRAP)] == WRAP
         self.name = name or os.path.basename(argv[len(WRAP)] if wrapped else argv[0])
         self.argv = argv
-        self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        self.p = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
         _procs.append(self)
         self.pid = self.p.pid
@@ -243,3 +243,30 @@ def lo_up():
     r = subprocess.run(["ip", "link", "set", "lo", "up"], stdin=subprocess.DEVNULL,
                        capture_output=True, timeout=DEADLINE)
     check(r.returncode == 0, "ip link set lo up failed", r.stderr)
+
+
+# ---- network namespaces made by a test -------------------------------------
+
+def ns_members(ns, group):
+    """How many sockets in namespace ns have joined group, per the kernel
+    (/proc/net/igmp or igmp6 read inside it)."""
+    import ipaddress
+    g = ipaddress.ip_address(group)
+    path = "/proc/net/igmp6" if g.version == 6 else "/proc/net/igmp"
+    out = subprocess.run(["ip", "netns", "exec", ns, "cat", path], capture_output=True, text=True,
+                         timeout=DEADLINE).stdout
+    rows = [l.split() for l in out.splitlines()]
+    if g.version == 6:
+        return sum(int(f[3]) for f in rows if len(f) > 3 and f[2] == g.packed.hex())
+    # IPv4: the group is printed as the host-order hex of the network-order word.
+    want = {g.packed.hex().upper(), g.packed[::-1].hex().upper()}
+    return sum(int(f[1]) for f in rows if len(f) > 1 and f[0] in want and f[1].isdigit())
+
+
+def ns_wait_members(ns, group, n):
+    """Wait until n sockets in ns have joined group: the kernel's own list says
+    when a server is ready to hear the group, so nothing waits on a guess."""
+    end = time.monotonic() + DEADLINE
+    while ns_members(ns, group) < n:
+        check(time.monotonic() < end, "%d members of %s in %s never appeared" % (n, group, ns))
+        time.sleep(0.01)
