@@ -141,11 +141,12 @@ void t_rec_free(t_rec *rec)
 
 /* ---- ports and peers ---------------------------------------------------- */
 
-dg_port *t_listen(dg_reactor *r, t_rec *rec, const char *ip)
+dg_port *t_listen_sized(dg_reactor *r, t_rec *rec, const char *ip, size_t max_packet_size)
 {
     dg_listen_options o;
     dg_listen_options_init(&o);
     o.interface = ip;
+    o.max_packet_size = max_packet_size;
     dg_port *p = NULL;
     int rc = dg_listen_udp(r, 0, &rec->proto, &o, &p);
     if (rc < 0)
@@ -153,10 +154,28 @@ dg_port *t_listen(dg_reactor *r, t_rec *rec, const char *ip)
     return p;
 }
 
-int t_port_number(dg_port *p)
+dg_port *t_listen(dg_reactor *r, t_rec *rec, const char *ip)
+{
+    return t_listen_sized(r, rec, ip, 0);
+}
+
+dg_addr t_host(dg_port *p)
 {
     dg_addr a;
     assert_int_equal(dg_port_get_host(p, &a), 0);
+    return a;
+}
+
+dg_port_stats t_stats(dg_port *p)
+{
+    dg_port_stats s;
+    assert_int_equal(dg_port_get_stats(p, &s), 0);
+    return s;
+}
+
+int t_port_number(dg_port *p)
+{
+    dg_addr a = t_host(p);
     return dg_addr_port(&a);
 }
 

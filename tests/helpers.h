@@ -85,8 +85,13 @@ void t_rec_free(t_rec *rec);
 
 /* ---- ports and peers --------------------------------------------------- */
 
-/* Listen on ip ("127.0.0.1", "::1", "" ...) with an ephemeral port. */
+/* Listen on ip ("127.0.0.1", "::1", "" ...) with an ephemeral port, and
+ * max_packet_size (0: the default). */
 dg_port *t_listen(dg_reactor *r, t_rec *rec, const char *ip);
+dg_port *t_listen_sized(dg_reactor *r, t_rec *rec, const char *ip, size_t max_packet_size);
+/* A port's bound address and its counters; fail the test on error. */
+dg_addr t_host(dg_port *p);
+dg_port_stats t_stats(dg_port *p);
 /* The port number a port is bound to. */
 int t_port_number(dg_port *p);
 dg_addr t_addr(const char *ip, int port);

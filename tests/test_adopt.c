@@ -48,13 +48,6 @@ static dg_port *t_adopt(dg_reactor *r, t_rec *rec, const char *ip)
     return p;
 }
 
-static dg_addr host_of(dg_port *p)
-{
-    dg_addr a;
-    assert_int_equal(dg_port_get_host(p, &a), 0);
-    return a;
-}
-
 /* An adoption that must fail with err, before start_protocol, leaking
  * nothing, the protocol reusable. */
 static void assert_refused(dg_reactor *r, int fd, int family, size_t max_packet_size, int err)
@@ -230,7 +223,7 @@ static void test_adopted_host_and_log(void **state)
     assert_int_equal(getsockname(fd, &bound.u.sa, &len), 0);
     dg_port *p = adopt(r, &four, fd, AF_INET);
     close(fd);
-    dg_addr host = host_of(p);
+    dg_addr host = t_host(p);
     assert_true(dg_addr_equal(&host, &bound));
     assert_int_equal(four.started, 1);
     assert_true(four.transport_in_start);
@@ -243,7 +236,7 @@ static void test_adopted_host_and_log(void **state)
     assert_string_equal(text, line);
 
     dg_port *q = t_adopt(r, &six, "::1");
-    host = host_of(q);
+    host = t_host(q);
     assert_int_equal(dg_addr_family(&host), AF_INET6);
     assert_true(dg_addr_port(&host) != 0);
 
@@ -267,7 +260,7 @@ static void check_adopted_traffic(const char *ip)
     t_rec_init(&client, "Client");
     dg_port *s = t_adopt(r, &server, ip);
     dg_port *c = t_adopt(r, &client, ip);
-    dg_addr s_addr = host_of(s), c_addr = host_of(c);
+    dg_addr s_addr = t_host(s), c_addr = t_host(c);
 
     assert_int_equal(dg_port_write(s, "hello", 5, &c_addr), 5);
     struct iovec seq[] = {{"some", 4}, {"bytes", 5}, {"to", 2}, {"write", 5}};

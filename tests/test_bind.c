@@ -16,16 +16,9 @@ static void on_done(dg_port *p, void *arg)
     done_calls++;
 }
 
-static dg_addr host_of(dg_port *p)
-{
-    dg_addr a;
-    assert_int_equal(dg_port_get_host(p, &a), 0);
-    return a;
-}
-
 static void assert_host(dg_port *p, const char *ip)
 {
-    dg_addr got = host_of(p);
+    dg_addr got = t_host(p);
     char text[DG_ADDR_STRLEN];
     assert_true(dg_addr_format_host(&got, text, sizeof text) > 0);
     assert_string_equal(text, ip);
@@ -65,7 +58,7 @@ static void test_default_is_ipv4_any(void **state)
     t_rec_init(&a, "Server");
     t_rec_init(&b, "Server");
     dg_port *p = t_listen(r, &a, "");
-    dg_addr h = host_of(p);
+    dg_addr h = t_host(p);
     assert_int_equal(dg_addr_family(&h), AF_INET);
     assert_host(p, "0.0.0.0");
     dg_port *q = NULL;
@@ -83,7 +76,7 @@ static void test_ipv6_interfaces(void **state)
     t_rec_init(&a, "Server");
     t_rec_init(&b, "Server");
     dg_port *any = t_listen(r, &a, "::");
-    dg_addr h = host_of(any);
+    dg_addr h = t_host(any);
     assert_int_equal(dg_addr_family(&h), AF_INET6);
     assert_host(any, "::");
     dg_port *lo = t_listen(r, &b, "::1");
@@ -110,7 +103,7 @@ static void test_given_port_and_relisten(void **state)
     o.interface = "127.0.0.1";
     assert_int_equal(dg_listen_udp(r, number, &rec.proto, &o, &p), 0);
     dg_addr want = t_addr("127.0.0.1", number);
-    dg_addr got = host_of(p);
+    dg_addr got = t_host(p);
     assert_true(dg_addr_equal(&got, &want));
     dg_reactor_free(r);
     assert_int_equal(rec.stopped, 2);

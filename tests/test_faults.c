@@ -13,13 +13,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-static dg_port_stats stats_of(dg_port *p)
-{
-    dg_port_stats s;
-    assert_int_equal(dg_port_get_stats(p, &s), 0);
-    return s;
-}
-
 /* ---- kernel receive-queue drops ------------------------------------------ */
 
 /* A flood into a tiny receive buffer while the reactor does not turn: the
@@ -73,7 +66,7 @@ static void test_kernel_drops_counted_exactly(void **state)
     t_peer_send(peer, "end", 3, "127.0.0.1", t_port_number(p));
     T_RUN_UNTIL(r, rec.received_total == kept + 1);
 
-    dg_port_stats s = stats_of(p);
+    dg_port_stats s = t_stats(p);
     printf("# flood: %d sent, %d delivered, %llu kernel drops\n", sent, kept,
            (unsigned long long)s.rx_kernel_drops);
     if (backlog_drops() != backlog) {
@@ -97,7 +90,7 @@ static void test_kernel_drops_counted_exactly(void **state)
     kept = rec.received_total;
     t_peer_send(peer, "end", 3, "127.0.0.1", t_port_number(p));
     T_RUN_UNTIL(r, rec.received_total == kept + 1);
-    s = stats_of(p);
+    s = t_stats(p);
     if (backlog_drops() == backlog)
         assert_int_equal(s.rx_datagrams + s.rx_kernel_drops, (uint64_t)sent + 2);
 
@@ -230,9 +223,9 @@ static void test_datagram_sizes(void **state)
     assert_int_equal(small.packets[0].len, 512);
     assert_int_equal(small.packets[0].flags, DG_TRUNCATED);
     assert_memory_equal(small.packets[0].data, data, 512);
-    assert_int_equal(stats_of(ps).rx_truncated, 1);
-    assert_int_equal(stats_of(pb).rx_truncated, 0);
-    assert_int_equal(stats_of(pb).rx_bytes, 65508);
+    assert_int_equal(t_stats(ps).rx_truncated, 1);
+    assert_int_equal(t_stats(pb).rx_truncated, 0);
+    assert_int_equal(t_stats(pb).rx_bytes, 65508);
 
     /* And the other way: the port sends the same sizes; one more is refused. */
     int peer_port;
@@ -245,7 +238,7 @@ static void test_datagram_sizes(void **state)
         assert_int_equal(t_peer_recv(sink, back, sizeof back, NULL), sizes[i]);
     }
     assert_int_equal(dg_port_write(pb, data, 65508, &to), -EMSGSIZE);
-    dg_port_stats s = stats_of(pb);
+    dg_port_stats s = t_stats(pb);
     assert_int_equal(s.tx_datagrams, 3);
     assert_int_equal(s.tx_errors, 1);
     assert_int_equal(s.tx_err_msgsize, 1);
@@ -299,7 +292,7 @@ static void test_icmp_storm(void **state)
         }
         assert_int_equal(quiet, 3);
 
-        dg_port_stats s = stats_of(p);
+        dg_port_stats s = t_stats(p);
         printf("# %s: %d writes sent, %d refused, %d reports, %llu refusals counted\n", ips[f], ok,
                refused, rec.refused, (unsigned long long)s.refused);
         assert_int_equal(s.tx_datagrams, (uint64_t)ok);

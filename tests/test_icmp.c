@@ -26,13 +26,6 @@ static dg_port *connected_to_dead(dg_reactor *r, t_rec *rec, const char *ip, int
     return p;
 }
 
-static dg_port_stats stats_of(dg_port *p)
-{
-    dg_port_stats s;
-    assert_int_equal(dg_port_get_stats(p, &s), 0);
-    return s;
-}
-
 /* The refusal arrives while the port is idle: epoll and poll report an error
  * without readability. connection_refused runs once; the port stays open,
  * with its transport, and keeps sending and receiving. */
@@ -56,8 +49,8 @@ static void test_idle_refusal(void **state)
         assert_int_equal(rec.refused, 1);
         assert_int_equal(rec.stopped, 0);
         assert_ptr_equal(rec.proto.transport, p);
-        assert_int_equal(stats_of(p).refused, 1);
-        assert_int_equal(stats_of(p).rx_errors, 0);
+        assert_int_equal(t_stats(p).refused, 1);
+        assert_int_equal(t_stats(p).rx_errors, 0);
 
         /* Still usable: a live peer on that port now gets our datagram and
          * its answer is delivered. */
@@ -101,7 +94,7 @@ static void test_write_path_refusal(void **state)
         assert_int_equal(dg_port_write(p, "kept", 4, NULL), 4);
         refused_inside_write = rec.refused;
         assert_int_equal(refused_inside_write, 0);
-        assert_int_equal(stats_of(p).refused, 1);
+        assert_int_equal(t_stats(p).refused, 1);
 
         char buf[16];
         assert_int_equal(t_peer_recv(peer, buf, sizeof buf, NULL), 4);
@@ -112,7 +105,7 @@ static void test_write_path_refusal(void **state)
         assert_false(t_peer_pending(peer)); /* sent once, not twice */
         assert_int_equal(rec.stopped, 0);
         assert_ptr_equal(rec.proto.transport, p);
-        dg_port_stats s = stats_of(p);
+        dg_port_stats s = t_stats(p);
         assert_int_equal(s.refused, 1);
         assert_int_equal(s.tx_datagrams, 2);
         assert_int_equal(s.tx_errors, 0);
@@ -160,8 +153,8 @@ static void test_refusal_with_data_queued(void **state)
         assert_int_equal(rec.refused, 1);
         assert_int_equal(rec.stopped, 0);
         assert_ptr_equal(rec.proto.transport, p);
-        assert_int_equal(stats_of(p).refused, 1);
-        assert_int_equal(stats_of(p).rx_datagrams, 2);
+        assert_int_equal(t_stats(p).refused, 1);
+        assert_int_equal(t_stats(p).rx_datagrams, 2);
         dg_reactor_free(r);
         t_rec_free(&rec);
     }
@@ -191,7 +184,7 @@ static void test_unconnected_never_refused(void **state)
         assert_int_equal(rec.refused, 0);
         assert_int_equal(rec.stopped, 0);
         assert_ptr_equal(rec.proto.transport, p);
-        dg_port_stats s = stats_of(p);
+        dg_port_stats s = t_stats(p);
         assert_int_equal(s.refused, 0);
         assert_int_equal(s.tx_datagrams, 10);
         assert_int_equal(s.rx_errors, 0);
@@ -228,7 +221,7 @@ static void test_connection_refused_item34(void **state)
         assert_ptr_equal(client.proto.transport, c);
         /* Every refusal is counted; refusals reported within one iteration
          * share one callback. */
-        dg_port_stats cs = stats_of(c);
+        dg_port_stats cs = t_stats(c);
         assert_true(cs.refused >= (uint64_t)client.refused);
         assert_int_equal(cs.tx_datagrams, 10);
         assert_int_equal(cs.tx_errors, 0);
@@ -243,7 +236,7 @@ static void test_connection_refused_item34(void **state)
         assert_int_equal(t_peer_recv(peer, buf, sizeof buf, NULL), 2);
         assert_int_equal(server.refused, 0);
         assert_int_equal(server.stopped, 0);
-        assert_int_equal(stats_of(s).refused, 0);
+        assert_int_equal(t_stats(s).refused, 0);
         close(peer);
         dg_reactor_free(r);
         assert_int_equal(client.stopped, 1);
@@ -451,9 +444,9 @@ static void test_other_read_error_keeps_port(void **state)
         }
         t_wait_poll(dg_port_fd(p), POLLERR);
         assert_int_equal(t_poll_now(dg_port_fd(p)), POLLERR);
-        T_RUN_UNTIL(r, stats_of(p).rx_errors == 1);
+        T_RUN_UNTIL(r, t_stats(p).rx_errors == 1);
         t_turn(r, 2);
-        dg_port_stats s = stats_of(p);
+        dg_port_stats s = t_stats(p);
         assert_int_equal(s.rx_errors, 1);
         assert_int_equal(s.refused, 0);
         assert_int_equal(rec.refused, 0);

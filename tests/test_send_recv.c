@@ -5,13 +5,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static dg_addr host_of(dg_port *p)
-{
-    dg_addr a;
-    assert_int_equal(dg_port_get_host(p, &a), 0);
-    return a;
-}
-
 static void assert_packet(const t_packet *k, const char *data, const dg_addr *from)
 {
     assert_int_equal(k->len, strlen(data));
@@ -31,7 +24,7 @@ static void test_send_packets(void **state)
     t_rec_init(&client, "Client");
     dg_port *s = t_listen(r, &server, "127.0.0.1");
     dg_port *c = t_listen(r, &client, "127.0.0.1");
-    dg_addr s_addr = host_of(s), c_addr = host_of(c);
+    dg_addr s_addr = t_host(s), c_addr = t_host(c);
 
     assert_int_equal(dg_port_write(s, "hello", 5, &c_addr), 5);
     T_RUN_UNTIL(r, client.npackets == 1);
@@ -61,7 +54,7 @@ static void test_write_sequence(void **state)
     t_rec_init(&client, "Client");
     dg_port *s = t_listen(r, &server, "127.0.0.1");
     dg_port *c = t_listen(r, &client, "127.0.0.1");
-    dg_addr to = host_of(s), from = host_of(c);
+    dg_addr to = t_host(s), from = t_host(c);
     struct iovec seq[] = {{"some", 4}, {"bytes", 5}, {"to", 2}, {"write", 5}};
     assert_int_equal(dg_port_write_sequence(c, seq, 4, &to), 16);
     T_RUN_UNTIL(r, server.npackets == 1);
@@ -83,7 +76,7 @@ static void test_ipv6_write(void **state)
     t_rec_init(&client, "Client");
     dg_port *s = t_listen(r, &server, "::1");
     dg_port *c = t_listen(r, &client, "::1");
-    dg_addr to = t_addr("::1", t_port_number(s)), from = host_of(c);
+    dg_addr to = t_addr("::1", t_port_number(s)), from = t_host(c);
     assert_int_equal(dg_port_write(c, "spam", 4, &to), 4);
     T_RUN_UNTIL(r, server.npackets == 1);
     assert_packet(&server.packets[0], "spam", &from);
@@ -110,7 +103,7 @@ static void test_empty_datagram(void **state)
         t_rec_init(&client, "Client");
         dg_port *s = t_listen(r, &server, ips[i]);
         dg_port *c = t_listen(r, &client, ips[i]);
-        dg_addr to = host_of(s), from = host_of(c);
+        dg_addr to = t_host(s), from = t_host(c);
         assert_int_equal(dg_port_write(c, "", 0, &to), 0);
         assert_int_equal(dg_port_write_sequence(c, NULL, 0, &to), 0);
         assert_int_equal(dg_port_connect(c, ips[i], dg_addr_port(&to)), 0);

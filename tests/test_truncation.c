@@ -8,24 +8,6 @@
 
 static const char *const ips[] = {"127.0.0.1", "::1"};
 
-static dg_port *listen_sized(dg_reactor *r, t_rec *rec, const char *ip, size_t size)
-{
-    dg_listen_options o;
-    dg_listen_options_init(&o);
-    o.interface = ip;
-    o.max_packet_size = size;
-    dg_port *p = NULL;
-    assert_int_equal(dg_listen_udp(r, 0, &rec->proto, &o, &p), 0);
-    return p;
-}
-
-static dg_port_stats stats_of(dg_port *p)
-{
-    dg_port_stats s;
-    assert_int_equal(dg_port_get_stats(p, &s), 0);
-    return s;
-}
-
 /* max_packet_size 10: 16 bytes arrive as the first 10, flagged; exactly 10
  * and 5 are not; the flag belongs to each datagram of a batch on its own;
  * 0 outside datagram_received. */
@@ -37,7 +19,7 @@ static void test_truncated_flagged(void **state)
         dg_reactor *r = t_reactor(false);
         t_rec rec;
         t_rec_init(&rec, "Server");
-        dg_port *p = listen_sized(r, &rec, ip, 10);
+        dg_port *p = t_listen_sized(r, &rec, ip, 10);
         int peer = t_peer(ip, NULL);
         int port = t_port_number(p);
         t_peer_send(peer, "0123456789ABCDEF", 16, ip, port);
@@ -58,7 +40,7 @@ static void test_truncated_flagged(void **state)
             assert_int_equal(rec.packets[i].flags, want[i].flags);
         }
         assert_int_equal(dg_port_datagram_flags(p), 0);
-        dg_port_stats s = stats_of(p);
+        dg_port_stats s = t_stats(p);
         assert_int_equal(s.rx_datagrams, 4);
         assert_int_equal(s.rx_truncated, 2);
         assert_int_equal(s.rx_bytes, 35);
@@ -83,8 +65,8 @@ static void test_largest_datagram(void **state)
     t_rec small, large;
     t_rec_init(&small, "Small");
     t_rec_init(&large, "Large");
-    dg_port *ps = listen_sized(r, &small, "127.0.0.1", 0); /* 0: the default */
-    dg_port *pl = listen_sized(r, &large, "127.0.0.1", DG_MAX_PACKET_SIZE_LIMIT);
+    dg_port *ps = t_listen_sized(r, &small, "127.0.0.1", 0); /* 0: the default */
+    dg_port *pl = t_listen_sized(r, &large, "127.0.0.1", DG_MAX_PACKET_SIZE_LIMIT);
     int peer = t_peer("127.0.0.1", NULL);
     t_peer_send(peer, big, BIG, "127.0.0.1", t_port_number(ps));
     t_peer_send(peer, big, BIG, "127.0.0.1", t_port_number(pl));
@@ -93,14 +75,14 @@ static void test_largest_datagram(void **state)
     assert_int_equal(small.packets[0].len, DG_DEFAULT_MAX_PACKET_SIZE);
     assert_memory_equal(small.packets[0].data, big, DG_DEFAULT_MAX_PACKET_SIZE);
     assert_int_equal(small.packets[0].flags, DG_TRUNCATED);
-    assert_int_equal(stats_of(ps).rx_truncated, 1);
-    assert_int_equal(stats_of(ps).rx_bytes, DG_DEFAULT_MAX_PACKET_SIZE);
+    assert_int_equal(t_stats(ps).rx_truncated, 1);
+    assert_int_equal(t_stats(ps).rx_bytes, DG_DEFAULT_MAX_PACKET_SIZE);
 
     assert_int_equal(large.packets[0].len, BIG);
     assert_memory_equal(large.packets[0].data, big, BIG);
     assert_int_equal(large.packets[0].flags, 0);
-    assert_int_equal(stats_of(pl).rx_truncated, 0);
-    assert_int_equal(stats_of(pl).rx_bytes, BIG);
+    assert_int_equal(t_stats(pl).rx_truncated, 0);
+    assert_int_equal(t_stats(pl).rx_bytes, BIG);
     close(peer);
     dg_reactor_free(r);
     t_rec_free(&small);
@@ -118,7 +100,7 @@ static void test_empty_datagram(void **state)
         dg_reactor *r = t_reactor(false);
         t_rec rec;
         t_rec_init(&rec, "Server");
-        dg_port *p = listen_sized(r, &rec, ip, 1);
+        dg_port *p = t_listen_sized(r, &rec, ip, 1);
         int peer = t_peer(ip, NULL);
         t_peer_send(peer, "", 0, ip, t_port_number(p));
         t_peer_send(peer, "x", 1, ip, t_port_number(p));
@@ -130,7 +112,7 @@ static void test_empty_datagram(void **state)
         assert_int_equal(rec.packets[1].flags, 0);
         assert_int_equal(rec.packets[2].len, 1);
         assert_int_equal(rec.packets[2].flags, DG_TRUNCATED);
-        dg_port_stats s = stats_of(p);
+        dg_port_stats s = t_stats(p);
         assert_int_equal(s.rx_datagrams, 3);
         assert_int_equal(s.rx_truncated, 1);
         assert_int_equal(s.rx_bytes, 2);

@@ -10,24 +10,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static dg_port_stats stats_of(dg_port *p)
-{
-    dg_port_stats st;
-    assert_int_equal(dg_port_get_stats(p, &st), 0);
-    return st;
-}
-
-static dg_port *listen_sized(dg_reactor *r, t_rec *rec, const char *ip, size_t max)
-{
-    dg_listen_options o;
-    dg_listen_options_init(&o);
-    o.interface = ip;
-    o.max_packet_size = max;
-    dg_port *p = NULL;
-    assert_int_equal(dg_listen_udp(r, 0, &rec->proto, &o, &p), 0);
-    return p;
-}
-
 /* The largest datagram goes out and arrives whole at a port sized for it;
  * one byte more is -EMSGSIZE. IPv4: 65535 - 20 - 8; IPv6: 65535 - 8. */
 static void check_size_limit(const char *ip, size_t limit)
@@ -36,7 +18,7 @@ static void check_size_limit(const char *ip, size_t limit)
     t_rec server, client;
     t_rec_init(&server, "Server");
     t_rec_init(&client, "Client");
-    dg_port *s = listen_sized(r, &server, ip, DG_MAX_PACKET_SIZE_LIMIT);
+    dg_port *s = t_listen_sized(r, &server, ip, DG_MAX_PACKET_SIZE_LIMIT);
     dg_port *c = t_listen(r, &client, ip);
     dg_addr to = t_addr(ip, t_port_number(s));
     unsigned char *data = malloc(limit + 1);
@@ -60,7 +42,7 @@ static void check_size_limit(const char *ip, size_t limit)
     assert_int_equal(server.packets[0].len, limit);
     assert_int_equal(server.packets[0].flags, 0);
     assert_memory_equal(server.packets[0].data, data, limit);
-    dg_port_stats st = stats_of(c);
+    dg_port_stats st = t_stats(c);
     assert_int_equal(st.tx_datagrams, 1);
     assert_int_equal(st.tx_bytes, limit);
     assert_int_equal(st.tx_errors, 5);
@@ -114,8 +96,8 @@ static void test_address_family(void **state)
     assert_int_equal(dg_port_write(p4, "spam", 4, &v6), -EAFNOSUPPORT);
     assert_int_equal(dg_port_write(p6, "spam", 4, &v4), -EAFNOSUPPORT);
     assert_int_equal(dg_port_write(p6, "spam", 4, &bcast), -EAFNOSUPPORT);
-    assert_int_equal(stats_of(p4).tx_errors, 2);
-    assert_int_equal(stats_of(p6).tx_errors, 3);
+    assert_int_equal(t_stats(p4).tx_errors, 2);
+    assert_int_equal(t_stats(p6).tx_errors, 3);
 
     int peer_port;
     int peer = t_peer("127.0.0.1", &peer_port);
@@ -154,7 +136,7 @@ static void test_destination_required_or_fixed(void **state)
     t_turn(r, 2);
     assert_int_equal(server.npackets, 1);
     assert_memory_equal(server.packets[0].data, "y", 1);
-    dg_port_stats st = stats_of(c);
+    dg_port_stats st = t_stats(c);
     assert_int_equal(st.tx_errors, 5);
     assert_int_equal(st.tx_datagrams, 1);
     dg_reactor_free(r);
@@ -182,7 +164,7 @@ static void write_in_done(dg_port *p, void *arg)
     (void)arg;
     dg_addr to = t_addr("127.0.0.1", peer_port_g);
     in_done_rc = dg_port_write(p, "done", 4, &to);
-    in_done_errors = stats_of(p).tx_errors;
+    in_done_errors = t_stats(p).tx_errors;
 }
 
 static void test_write_after_close(void **state)
@@ -238,7 +220,7 @@ static void test_iov_max(void **state)
     assert_int_equal(dg_port_write_sequence(c, v, IOV_MAX, &to), IOV_MAX);
     T_RUN_UNTIL(r, server.npackets == 1);
     assert_int_equal(server.packets[0].len, IOV_MAX);
-    dg_port_stats st = stats_of(c);
+    dg_port_stats st = t_stats(c);
     assert_int_equal(st.tx_errors, 2);
     assert_int_equal(st.tx_datagrams, 1);
     assert_int_equal(st.tx_bytes, IOV_MAX);
@@ -258,7 +240,7 @@ static void test_stats(void **state)
     dg_port *s = t_listen(r, &server, "127.0.0.1");
     dg_port *c = t_listen(r, &client, "127.0.0.1");
     dg_addr to = t_addr("127.0.0.1", t_port_number(s));
-    dg_port_stats st = stats_of(c);
+    dg_port_stats st = t_stats(c);
     assert_int_equal(st.tx_datagrams + st.tx_bytes + st.tx_errors, 0);
     size_t total = 0;
     for (size_t n = 0; n < 10; n++) {
@@ -269,11 +251,11 @@ static void test_stats(void **state)
     }
     assert_int_equal(dg_port_write(c, "x", 1, NULL), -EDESTADDRREQ);
     T_RUN_UNTIL(r, server.npackets == 10);
-    st = stats_of(c);
+    st = t_stats(c);
     assert_int_equal(st.tx_datagrams, 10);
     assert_int_equal(st.tx_bytes, total);
     assert_int_equal(st.tx_errors, 1);
-    st = stats_of(s);
+    st = t_stats(s);
     assert_int_equal(st.rx_datagrams, 10);
     assert_int_equal(st.rx_bytes, total);
     assert_int_equal(st.tx_datagrams, 0);
@@ -322,7 +304,7 @@ static void test_eagain_returned_not_queued(void **state)
     }
     if (rc != -EAGAIN && rc != -ENOBUFS)
         fail_msg("flood ended with %d (%s) after %d datagrams", rc, dg_strerror(rc), sent);
-    dg_port_stats st = stats_of(c);
+    dg_port_stats st = t_stats(c);
     assert_int_equal(st.tx_errors, 1);
     assert_int_equal(st.tx_datagrams, (uint64_t)sent);
 
@@ -341,7 +323,7 @@ static void test_eagain_returned_not_queued(void **state)
         assert_int_equal(server.packets[sent].len, 3);
         assert_memory_equal(server.packets[sent].data, "end", 3);
     }
-    st = stats_of(c);
+    st = t_stats(c);
     assert_int_equal(st.tx_datagrams, (uint64_t)sent + 1);
     assert_int_equal(st.tx_errors, 1);
     dg_reactor_free(r);
@@ -371,7 +353,7 @@ static void test_refusal_resends(void **state)
     assert_int_equal(dg_port_write(c, "1", 1, NULL), 1);
     t_wait_poll(dg_port_fd(c), POLLERR);
     assert_int_equal(dg_port_write(c, "2", 1, NULL), 1);
-    dg_port_stats st = stats_of(c);
+    dg_port_stats st = t_stats(c);
     assert_int_equal(st.refused, 1);
     assert_int_equal(st.tx_datagrams, 2);
     assert_int_equal(st.tx_errors, 0);
@@ -407,7 +389,7 @@ static void test_refusal_unconnected(void **state)
     assert_int_equal(dg_port_write(c, "1", 1, &to), 1);
     t_wait_poll(dg_port_fd(c), POLLERR);
     int rc = dg_port_write(c, "2", 1, &to);
-    dg_port_stats st = stats_of(c);
+    dg_port_stats st = t_stats(c);
     assert_int_equal(rc, 1);
     assert_int_equal(st.refused, 1);
     t_turn(r, 3);
