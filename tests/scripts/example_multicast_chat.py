@@ -46,7 +46,8 @@ def chat(group, args):
     for i, c in enumerate(chats):
         c.p.stdin.write(b"hello from %d\n" % i)
         c.p.stdin.flush()
-        host = (V4 if ":" not in group else V6)[i]
+        # ff12:: is link-scope: an IPv6 sender may show as its link-local address.
+        host = V4[i] if ":" not in group else r"(%s|fe80::[0-9a-f:]+%%\w+)" % V6[i]
         for other in chats:  # the sender hears itself too (loopback mode on)
             other.wait_line("out", r"\[?%s\]?:\d+: b'hello from %d'" % (host, i))
     for c in chats:

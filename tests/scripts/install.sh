@@ -17,6 +17,8 @@ awk '/^```c/{f=1;next} /^```/{f=0} f' "$src/README.md" > "$root/echo.c"
 # shellcheck disable=SC2046
 cc -std=c17 -Wall -Wextra -Wpedantic -Werror "$root/echo.c" $(pkg-config --cflags --libs dgram) -o "$root/echo"
 libdir=$(pkg-config --variable=libdir dgram)
-LD_LIBRARY_PATH="$libdir" ldd "$root/echo" | grep -q "$libdir/libdgram.so" || { echo "FAIL: not linked to the installed libdgram.so"; exit 1; }
+# ldd's output in full first: grep -q stops reading early, and under pipefail ldd's SIGPIPE would fail.
+libs=$(LD_LIBRARY_PATH="$libdir" ldd "$root/echo")
+grep -q "$libdir/libdgram.so" <<<"$libs" || { echo "FAIL: not linked to the installed libdgram.so: $libs"; exit 1; }
 "$root$prefix/bin/dgram" --version
 echo "install: header, libraries, dgram.pc and the tool installed under $prefix"
