@@ -290,33 +290,44 @@ static int dispatch(dg_reactor *r, const dg__event *ev)
     return n;
 }
 
-static int wait_timeout(dg_reactor *r, int timeout_ms)
+/* now: a clock reading a few instructions old, or -1 to read the clock. */
+static int wait_timeout(dg_reactor *r, int timeout_ms, double now)
 {
     /* Calls from threads need no check here: posting one wakes the wait. */
     if (r->pending || r->stopping)
         return 0;
-    if (r->fake_clock)
+    if (r->fake_clock || r->timers.len == 0)
         return timeout_ms;
-    double next = dg__timers_next_delay(&r->timers, monotonic());
-    if (next < 0)
-        return timeout_ms;
-    /* Round up, so a timer is never polled for just before it is due. */
-    double ms = ceil(next * 1000.0);
+    double ms = dg__timers_next_delay(&r->timers, now >= 0 ? now : monotonic()) * 1000.0;
     if (ms > 2147483.0 * 1000.0)
         ms = 2147483.0 * 1000.0;
-    return (timeout_ms >= 0 && timeout_ms < ms) ? timeout_ms : (int)ms;
+    /* Round up, so a timer is never polled for just before it is due. */
+    int ceil_ms = (int)ms;
+    ceil_ms += ceil_ms < ms;
+    return (timeout_ms >= 0 && timeout_ms < ceil_ms) ? timeout_ms : ceil_ms;
 }
 
-static int iterate(dg_reactor *r, int timeout_ms)
+/* *now: the clock as read after the previous wait of this run, while no
+ * callback has run since (else -1), so that an iteration reads it once. */
+static int iterate(dg_reactor *r, int timeout_ms, double *now)
 {
     dg__event ev[DG_MAX_EVENTS];
-    int n = run_pending(r);
-    int k = r->backend->wait(r, wait_timeout(r, timeout_ms), ev, DG_MAX_EVENTS);
+    int n = r->pending ? run_pending(r) : 0;
+    int k = r->backend->wait(r, wait_timeout(r, timeout_ms, n ? -1 : *now), ev, DG_MAX_EVENTS);
     for (int i = 0; i < k; i++)
         n += dispatch(r, &ev[i]);
-    n += dg__run_thread_calls(r);
-    if (!r->fake_clock)
-        n += dg__timers_run(&r->timers, monotonic());
+    /* A peek without the lock: a call queued after it has also woken the
+     * wait, so the next iteration runs it. */
+    if (__atomic_load_n(&r->thread_calls, __ATOMIC_ACQUIRE))
+        n += dg__run_thread_calls(r);
+    *now = -1;
+    if (!r->fake_clock && r->timers.len) {
+        double t = monotonic();
+        int ran = dg__timers_run(&r->timers, t);
+        if (!ran)
+            *now = t;
+        n += ran;
+    }
     /* A signal caught outside run() waits for it, so it is not lost. */
     if (r->running && dg__signals_take(r))
         r->stopping = true;
@@ -329,7 +340,8 @@ int dg_reactor_run_once(dg_reactor *r, int timeout_ms)
     if (r->depth)
         return -EBUSY;
     r->depth++;
-    int n = iterate(r, timeout_ms);
+    double now = -1; /* the caller may have been away for any time */
+    int n = iterate(r, timeout_ms, &now);
     r->depth--;
     return n;
 }
@@ -350,8 +362,9 @@ int dg_reactor_run(dg_reactor *r)
     r->running = true;
     r->stopping = dg__signals_take(r); /* one caught while not running */
     int rc = 0;
+    double now = -1;
     while (!r->stopping) {
-        int n = iterate(r, -1);
+        int n = iterate(r, -1, &now);
         if (n < 0 && n != -EINTR) {
             rc = dg__fail(r, n, "reactor wait failed");
             break;

@@ -80,7 +80,8 @@ static bool post(dg_reactor *r, dg__thread_call *c, bool user)
     pthread_mutex_lock(&r->lock);
     bool open = r->wake_wfd >= 0 && !(user && r->closing);
     if (open) {
-        *r->thread_tail = c;
+        /* Atomic: iterate() peeks at the head without the lock. */
+        __atomic_store_n(r->thread_tail, c, __ATOMIC_RELEASE);
         r->thread_tail = &c->next;
         dg__wakeup(r);
     }

@@ -51,6 +51,7 @@ typedef struct dg__rxset {
     unsigned refs;
     size_t slot_size;
     unsigned nslots;
+    unsigned dirty; /* slots the last read filled: their lengths and flags need resetting */
     unsigned char *buf;
     dg_addr *addrs;
     struct iovec *iov;

@@ -48,8 +48,11 @@ int dg__rx_reserve(dg__rx *rx, size_t max_packet_size)
     s->addrs = (dg_addr *)(s->iov + n);
     s->buf = (unsigned char *)s + head;
     memset(s->msgs, 0, n * sizeof *s->msgs);
+    s->dirty = n;
     for (unsigned i = 0; i < n; i++) {
-        s->iov[i].iov_base = s->buf + (size_t)i * max_packet_size;
+        /* The whole slot, whatever the reading port's own limit: deliver()
+         * truncates to that, so the iovecs are never rewritten. */
+        s->iov[i] = (struct iovec){s->buf + (size_t)i * max_packet_size, max_packet_size};
         s->msgs[i].msg_hdr.msg_iov = &s->iov[i];
         s->msgs[i].msg_hdr.msg_iovlen = 1;
         s->msgs[i].msg_hdr.msg_name = &s->addrs[i];
@@ -73,22 +76,24 @@ void dg__rx_free(dg__rx *rx)
 static int read_batch(dg_port *p, dg__rxset *s, unsigned n)
 {
     struct mmsghdr *m = s->msgs;
-    for (unsigned i = 0; i < n; i++) {
-        s->iov[i].iov_len = p->max_packet_size;
+    /* The kernel writes these back only for the messages it fills, so only
+     * the last read's need resetting: usually one of the 32. */
+    for (unsigned i = 0; i < s->dirty; i++) {
         m[i].msg_hdr.msg_namelen = sizeof(dg_addr);
         m[i].msg_hdr.msg_flags = 0;
         m[i].msg_hdr.msg_controllen = DG_RX_CONTROL;
     }
 #ifdef DGRAM_HAVE_RECVMMSG
     int got = recvmmsg(p->fd, m, n, MSG_DONTWAIT | MSG_TRUNC, NULL);
-    return got < 0 ? -errno : got;
 #else
     ssize_t len = recvmsg(p->fd, &m[0].msg_hdr, MSG_DONTWAIT | MSG_TRUNC);
-    if (len < 0)
-        return -errno;
-    m[0].msg_len = (unsigned)len;
-    return 1;
+    int got = len < 0 ? -1 : 1;
+    if (len >= 0)
+        m[0].msg_len = (unsigned)len;
 #endif
+    /* A failed read is assumed to have touched all it was offered. */
+    s->dirty = got < 0 ? n : (unsigned)got;
+    return got < 0 ? -errno : got;
 }
 
 void dg__rx_count_drops(dg_port *p)

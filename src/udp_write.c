@@ -7,27 +7,24 @@
 #include <string.h>
 #include "reactor.h"
 
-/* The destination for this write, or a negative errno. */
-static int destination(const dg_port *p, const dg_addr *to, const struct sockaddr **sa,
-                       socklen_t *len)
+/* The destination for this write into m, or a negative errno. */
+static int destination(const dg_port *p, const dg_addr *to, struct msghdr *m)
 {
-    *sa = NULL;
-    *len = 0;
-    if (p->connected) {
-        if (to && !dg_addr_equal(to, &p->peer))
-            return -EISCONN;
-        return 0;
-    }
+    if (p->connected)
+        return to && !dg_addr_equal(to, &p->peer) ? -EISCONN : 0;
     if (!to)
         return -EDESTADDRREQ;
-    int f = dg_addr_family(to);
-    if (f == 0)
+    /* dg_addr_family() and dg_addr_sockaddr(), inline: every datagram
+     * passes here. */
+    int f = to->u.sa.sa_family;
+    if (f != AF_INET && f != AF_INET6)
         return -EINVAL;
     /* An IPv4 address on an IPv6 port must be written IPv4-mapped
      * (::ffff:a.b.c.d), as Twisted requires. */
     if (f != p->family)
         return -EAFNOSUPPORT;
-    *sa = dg_addr_sockaddr(to, len);
+    m->msg_name = (void *)&to->u.sa;
+    m->msg_namelen = f == AF_INET ? sizeof to->u.in4 : sizeof to->u.in6;
     return 0;
 }
 
@@ -79,11 +76,9 @@ static int send_datagram(dg_port *p, const struct iovec *bufs, size_t n, const d
     if (rc < 0)
         return rc;
     struct msghdr m = {.msg_iov = (struct iovec *)bufs, .msg_iovlen = n};
-    const struct sockaddr *sa;
-    rc = destination(p, to, &sa, &m.msg_namelen);
+    rc = destination(p, to, &m);
     if (rc < 0)
         return rc;
-    m.msg_name = (void *)sa;
     rc = send_once(p, &m);
     if (rc == -ECONNREFUSED) {
         /* The kernel dropped this datagram with the earlier one's error:
