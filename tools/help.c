@@ -78,24 +78,8 @@ static const char *const page_general[] = {
     "        $ dgram send --timeout 1 localhost 9999 ping pong\n",
     NULL};
 
-static const char *const page_echo[] = {
-    "NAME\n"
-    "    dgram echo - the UDP echo server of Twisted's howto\n"
-    "\n"
-    "SYNOPSIS\n"
-    "    dgram echo [-p PORT] [-i ADDR] [-g GROUP] [-m BYTES] [-q] [-v] [--stats]\n"
-    "\n"
-    "DESCRIPTION\n"
-    "    Bind a UDP port and, for each datagram, print one line\n"
-    "        received b'...' from HOST:PORT\n"
-    "    exactly as the howto's Python 3 server prints it (HOST without brackets,\n"
-    "    also for IPv6), then send the datagram back to its sender. Stdout is\n"
-    "    flushed after each line. Runs until SIGINT or SIGTERM, then exits 0.\n"
-    "\n"
-    "    A datagram longer than --max-packet-size arrives truncated; it is\n"
-    "    printed and echoed truncated (never more bytes than were received), and\n"
-    "    a note goes to stderr.\n"
-    "\n"
+/* echo's and listen's options: the same flags, the same meaning. */
+static const char server_options[] =
     "OPTIONS\n"
     "    -p, --port PORT\n"
     "           The UDP port to bind, 0-65535; 0 picks a free one (see -v).\n"
@@ -114,9 +98,9 @@ static const char *const page_echo[] = {
     "    -q, --quiet\n"
     "           Print nothing per datagram.\n"
     "    -v, --verbose\n"
-    "           Log the port's Twisted log lines on stderr, such as\n"
-    "           'Echo starting on 9999' (the bound port) and\n"
-    "           '(UDP Port 9999 Closed)'.\n"
+    "           Log the port's Twisted log lines on stderr: 'Echo starting on\n"
+    "           9999' (for listen, 'Listen starting on 9999') gives the bound\n"
+    "           port; '(UDP Port 9999 Closed)' its close.\n"
     "    --stats\n"
     "           Print the port's counters on stderr, as one line of name=value\n"
     "           pairs (datagrams and bytes received and sent, truncated, kernel\n"
@@ -124,7 +108,27 @@ static const char *const page_echo[] = {
     "           SIGUSR1 and at exit.\n"
     "    -h, --help\n"
     "           Print this page and exit.\n"
+    "\n";
+
+static const char *const page_echo[] = {
+    "NAME\n"
+    "    dgram echo - the UDP echo server of Twisted's howto\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    dgram echo [-p PORT] [-i ADDR] [-g GROUP] [-m BYTES] [-q] [-v] [--stats]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Bind a UDP port and, for each datagram, print one line\n"
+    "        received b'...' from HOST:PORT\n"
+    "    exactly as the howto's Python 3 server prints it (HOST without brackets,\n"
+    "    also for IPv6), then send the datagram back to its sender. Stdout is\n"
+    "    flushed after each line. Runs until SIGINT or SIGTERM, then exits 0.\n"
+    "\n"
+    "    A datagram longer than --max-packet-size arrives truncated; it is\n"
+    "    printed and echoed truncated (never more bytes than were received), and\n"
+    "    a note goes to stderr.\n"
     "\n",
+    server_options,
     exit_status,
     environment,
     "EXAMPLES\n"
@@ -149,32 +153,8 @@ static const char *const page_listen[] = {
     "    Nothing is sent. Runs until SIGINT or SIGTERM, then exits 0.\n"
     "    A datagram longer than --max-packet-size is printed truncated, with a\n"
     "    note on stderr.\n"
-    "\n"
-    "OPTIONS\n"
-    "    -p, --port PORT\n"
-    "           The UDP port to bind, 0-65535; 0 picks a free one (see -v).\n"
-    "           Default 9999.\n"
-    "    -i, --interface ADDR\n"
-    "           The local IP address to bind. Default: IPv4 any (0.0.0.0).\n"
-    "    -g, --group GROUP\n"
-    "           Join the multicast GROUP (224.0.0.0/4 or ff00::/8) and bind any\n"
-    "           address of its family, shared with other listeners on the same\n"
-    "           port (SO_REUSEPORT), so each gets every group datagram. With a\n"
-    "           group, --interface names the interface to join on: an address,\n"
-    "           a name (eth0) or an index. Default: the kernel's choice by route.\n"
-    "    -m, --max-packet-size BYTES\n"
-    "           Longest datagram received whole, 1-65535. Default 8192.\n"
-    "    -q, --quiet\n"
-    "           Print nothing per datagram.\n"
-    "    -v, --verbose\n"
-    "           Log the port's log lines on stderr: 'Listen starting on PORT'\n"
-    "           gives the bound port.\n"
-    "    --stats\n"
-    "           Print the port's counters on stderr on SIGUSR1 and at exit, as\n"
-    "           for echo.\n"
-    "    -h, --help\n"
-    "           Print this page and exit.\n"
     "\n",
+    server_options,
     exit_status,
     environment,
     "EXAMPLES\n"
