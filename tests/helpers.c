@@ -232,6 +232,19 @@ bool t_peer_pending(int fd)
     return poll(&pfd, 1, 0) == 1;
 }
 
+unsigned long long t_backlog_drops(void)
+{
+    FILE *f = fopen("/proc/net/softnet_stat", "r");
+    unsigned long long sum = 0;
+    unsigned processed, dropped;
+    char rest[512];
+    while (f && fscanf(f, "%x %x", &processed, &dropped) == 2 && fgets(rest, sizeof rest, f))
+        sum += dropped;
+    if (f)
+        fclose(f);
+    return sum;
+}
+
 int t_open_fds(void)
 {
     DIR *d = opendir("/proc/self/fd");

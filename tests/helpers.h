@@ -105,6 +105,12 @@ size_t t_peer_recv(int fd, void *buf, size_t cap, int *from_port);
 /* True if a datagram is already queued on fd (no waiting). */
 bool t_peer_pending(int fd);
 
+/* Datagrams the kernel dropped before any socket (the per-CPU backlog was
+ * full): the second column of /proc/net/softnet_stat, summed over CPUs. No
+ * socket can count these, so tests that account for every datagram check
+ * that they did not move. */
+unsigned long long t_backlog_drops(void);
+
 /* Count of open descriptors in this process, to check that nothing leaks. */
 int t_open_fds(void);
 

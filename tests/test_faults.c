@@ -22,21 +22,6 @@
  * that can drop is the socket. */
 enum { FLOOD = 900 };
 
-/* Datagrams the kernel dropped before any socket (per-CPU backlog full):
- * the second column of /proc/net/softnet_stat, summed over CPUs. */
-static unsigned long long backlog_drops(void)
-{
-    FILE *f = fopen("/proc/net/softnet_stat", "r");
-    unsigned long long sum = 0;
-    unsigned processed, dropped;
-    char rest[512];
-    while (f && fscanf(f, "%x %x", &processed, &dropped) == 2 && fgets(rest, sizeof rest, f))
-        sum += dropped;
-    if (f)
-        fclose(f);
-    return sum;
-}
-
 static void test_kernel_drops_counted_exactly(void **state)
 {
     (void)state;
@@ -49,7 +34,7 @@ static void test_kernel_drops_counted_exactly(void **state)
     assert_int_equal(setsockopt(dg_port_fd(p), SOL_SOCKET, SO_RCVBUF, &tiny, sizeof tiny), 0);
     int peer = t_peer("127.0.0.1", NULL);
     dg_addr to = t_addr("127.0.0.1", t_port_number(p));
-    unsigned long long backlog = backlog_drops();
+    unsigned long long backlog = t_backlog_drops();
     char payload[200];
     memset(payload, 'x', sizeof payload);
     int sent = 0;
@@ -69,7 +54,7 @@ static void test_kernel_drops_counted_exactly(void **state)
     dg_port_stats s = t_stats(p);
     printf("# flood: %d sent, %d delivered, %llu kernel drops\n", sent, kept,
            (unsigned long long)s.rx_kernel_drops);
-    if (backlog_drops() != backlog) {
+    if (t_backlog_drops() != backlog) {
         /* Something (another test's flood on this CPU) filled the device
          * backlog: what it dropped never reached a socket to be counted. */
         close(peer);
@@ -91,7 +76,7 @@ static void test_kernel_drops_counted_exactly(void **state)
     t_peer_send(peer, "end", 3, "127.0.0.1", t_port_number(p));
     T_RUN_UNTIL(r, rec.received_total == kept + 1);
     s = t_stats(p);
-    if (backlog_drops() == backlog)
+    if (t_backlog_drops() == backlog)
         assert_int_equal(s.rx_datagrams + s.rx_kernel_drops, (uint64_t)sent + 2);
 
     close(peer);

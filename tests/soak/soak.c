@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "dgram.h"
+#include "helpers.h"
 
 enum { CLIENTS = 4, WINDOW = 32, MAX_LEN = 1400 };
 
@@ -56,33 +57,6 @@ static long rss_kib(void)
     if (sscanf(buf, "%ld %ld", &pages, &resident) != 2)
         return -1;
     return resident * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
-static int open_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    int n = 0;
-    while (d && readdir(d))
-        n++;
-    if (d)
-        closedir(d);
-    return n;
-}
-
-/* Dropped by the kernel before any socket (per-CPU backlog full): the
- * second column of /proc/net/softnet_stat. No socket can count these, so
- * they are printed, to explain a mismatch should one appear. */
-static unsigned long long backlog_drops(void)
-{
-    FILE *f = fopen("/proc/net/softnet_stat", "r");
-    unsigned long long sum = 0;
-    unsigned processed, dropped;
-    char rest[512];
-    while (f && fscanf(f, "%x %x", &processed, &dropped) == 2 && fgets(rest, sizeof rest, f))
-        sum += dropped;
-    if (f)
-        fclose(f);
-    return sum;
 }
 
 static void server_received(dg_protocol *self, const void *data, size_t len, const dg_addr *from)
@@ -182,8 +156,8 @@ int main(void)
     /* Once before anything is measured: the first call faults in the libc
      * code it uses (file pages count in RSS), which is no growth of ours. */
     rss_kib();
-    int fds_before = open_fds();
-    unsigned long long backlog = backlog_drops();
+    int fds_before = t_open_fds();
+    unsigned long long backlog = t_backlog_drops();
     dg_reactor *r;
     if (dg_reactor_new(NULL, &r) < 0)
         return 1;
@@ -212,7 +186,7 @@ int main(void)
     int tiny = 0;
     setsockopt(dg_port_fd(cp[0]), SOL_SOCKET, SO_RCVBUF, &tiny, sizeof tiny);
     dg_call *tick = dg_call_later(r, 0.05, refill, cl);
-    int fds_running = open_fds();
+    int fds_running = t_open_fds();
 
     double start = now(), end = start + seconds, at10 = start + seconds / 10;
     long rss10 = -1, rss_max = 0;
@@ -231,7 +205,7 @@ int main(void)
         }
     }
     long rss_end = rss_kib();
-    int fds_end = open_fds();
+    int fds_end = t_open_fds();
 
     /* Stop, drain, and let a last datagram per client carry the kernels'
      * drop counts (reported with the next datagram queued). */
@@ -246,8 +220,8 @@ int main(void)
     }
     dg_call_cancel(tick);
     dg_reactor_free(r);
-    int fds_after = open_fds();
-    backlog = backlog_drops() - backlog;
+    int fds_after = t_open_fds();
+    backlog = t_backlog_drops() - backlog;
 
     double pct = rss10 > 0 ? 100.0 * (double)(rss_end - rss10) / (double)rss10 : 0;
     double pct_max = rss10 > 0 ? 100.0 * (double)(rss_max - rss10) / (double)rss10 : 0;
