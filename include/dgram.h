@@ -380,7 +380,8 @@ void dg_connect_options_init(dg_connect_options *o);
  * resolv.conf and nsswitch apply and the reactor never blocks; the addresses
  * are tried in the resolver's order until one binds and connects. *out is
  * set at once; start_protocol runs only when the socket is bound and
- * connected (inside this call for a literal). A failed lookup or connect
+ * connected (inside this call for a literal: if it closes the port, *out
+ * is NULL). A failed lookup or connect
  * closes the port (no stop_protocol: the protocol never started), then calls
  * connection_failed(self, err) with transport NULL, so the protocol may free
  * itself or connect again; the port handle is gone afterwards. err is a
@@ -653,7 +654,8 @@ typedef struct dg_udp_server_options {
      * a socket handed over by an upgrade). The service keeps its own
      * duplicate and the caller's descriptor stays the caller's. Default -1. */
     int fd;
-    /* SO_RCVBUF in bytes, set before the bind (0, default: the system's).
+    /* SO_RCVBUF in bytes, set as the port opens, before the reactor reads
+     * it (0, default: the system's).
      * Processes with CAP_NET_ADMIN get it past net.core.rmem_max. */
     int rcvbuf;
     /* Multicast servers only: the groups to join (IP literals) on

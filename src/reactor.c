@@ -268,7 +268,7 @@ static int dispatch(dg_reactor *r, const dg__event *ev)
     if (w->port) {
         /* Errors (a pending ICMP refusal) are read through recv, so that a
          * connected port reports connection_refused instead of closing. */
-        dg__port_on_readable(w->port);
+        dg__port_on_readable(w->port, ev->events);
         return 1;
     }
     int n = 0;

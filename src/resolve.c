@@ -335,6 +335,7 @@ int dg_connect_udp(dg_reactor *r, const char *host, int port, dg_protocol *proto
     if (rc < 0)
         return rc;
     rc = literal ? connect_literal(r, p, &peer, host, o) : connect_name(r, p, host, port, family, o);
-    *out = rc < 0 ? NULL : p; /* a failed port is already discarded */
+    /* A failed port is already discarded; one whose start_protocol closed it is gone. */
+    *out = rc < 0 || p->state == DG__CLOSED ? NULL : p;
     return rc;
 }

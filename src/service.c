@@ -16,6 +16,7 @@ struct dg_service {
     void *arg;
     enum svc_state state;
     bool fresh; /* started by the dg_application_start() under way */
+    bool finishing; /* inside stop_now's stop call: it reports, after the call */
     dg_service_done_fn done;
     void *done_arg;
     dg_call *deadline;
@@ -74,6 +75,16 @@ int dg_service_new(dg_application *app, const char *name, const dg_service_ops *
 
 /* ---- stopping ----------------------------------------------------------- */
 
+/* Tell the stop's done, last: done may remove the service, so nothing may
+ * touch s after this. */
+static void report_stopped(dg_service *s)
+{
+    dg_service_done_fn done = s->done;
+    s->done = NULL;
+    if (done)
+        done(s, s->done_arg);
+}
+
 void dg_service_stopped(dg_service *s)
 {
     if (!s || s->state != SVC_STOPPING)
@@ -82,10 +93,8 @@ void dg_service_stopped(dg_service *s)
         dg_call_cancel(s->deadline);
     s->deadline = NULL;
     s->state = SVC_STOPPED;
-    dg_service_done_fn done = s->done;
-    s->done = NULL;
-    if (done)
-        done(s, s->done_arg);
+    if (!s->finishing)
+        report_stopped(s);
 }
 
 /* Tell a stopping service to finish now; one that does not is taken as
@@ -95,9 +104,12 @@ static void stop_now(dg_service *s)
     if (s->deadline)
         dg_call_cancel(s->deadline);
     s->deadline = NULL;
+    s->finishing = true;
     if (s->ops->stop)
         s->ops->stop(s, true, s->arg);
-    dg_service_stopped(s);
+    s->finishing = false;
+    s->state = SVC_STOPPED;
+    report_stopped(s);
 }
 
 static void deadline_passed(dg_call *c, void *arg)
@@ -112,7 +124,7 @@ int dg_service_stop(dg_service *s, double drain, dg_service_done_fn done, void *
 {
     if (!s)
         return -EINVAL;
-    if (!(drain >= 0))
+    if (!(drain >= 0) || isinf(drain))
         return -EINVAL;
     if (s->state != SVC_RUNNING)
         return -EALREADY;
@@ -393,11 +405,14 @@ static int udp_server_start(dg_service *s, void *arg)
     }
     if (rc < 0)
         return rc;
+    if (!u->port)
+        return dg_service_fail(s, -ECONNABORTED, "Couldn't start %s: its protocol closed the port "
+                               "in start_protocol", dg_service_name(s));
     /* Told of any close, also one we did not ask for (the reactor's
      * shutdown, the protocol closing its transport), so u->port never
-     * dangles. */
-    u->port->done = port_done;
-    u->port->done_arg = s;
+     * dangles; the owner hook, which no stop call replaces. */
+    u->port->owner_done = port_done;
+    u->port->owner_arg = s;
     set_rcvbuf(dg_port_fd(u->port), u->o.rcvbuf);
     for (size_t i = 0; i < u->o.ngroups && rc == 0; i++) {
         rc = dg_port_join_group(u->port, u->groups[i], u->o.group_interface);
@@ -420,16 +435,11 @@ static void udp_server_stop(dg_service *s, bool now, void *arg)
         dg_service_stopped(s);
         return;
     }
-    if (!now) {
-        if (dg_port_stop_listening(u->port, port_done, s) == 0)
-            return;
-    }
-    /* A stop already under way runs port_done from the close; a fresh one
-     * has no done, so the service is marked stopped here. */
-    dg_port *p = u->port;
-    u->port = NULL;
-    dg_port_close(p);
-    dg_service_stopped(s);
+    if (!now && dg_port_stop_listening(u->port, NULL, NULL) == 0)
+        return;
+    /* port_done, run from the close, marks the service stopped (and its
+     * done may remove it: nothing follows). */
+    dg_port_close(u->port);
 }
 
 static void udp_server_release(dg_service *s, void *arg)

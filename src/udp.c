@@ -389,6 +389,8 @@ void dg__port_close_now(dg_port *p)
     p->fd = -1;
     if (p->done)
         p->done(p, p->done_arg);
+    if (p->owner_done)
+        p->owner_done(p, p->owner_arg);
     /* Freed at the end of the iteration: a read loop may still hold p. */
     p->pending_next = r->dead;
     r->dead = p;

@@ -31,6 +31,11 @@ struct dg_port {
     unsigned pending;   /* DG__PENDING_* */
     dg_port_done_fn done;
     void *done_arg;
+    /* The library's own close hook (a service owning the port), run after
+     * done; unlike done, dg_port_stop_listening() and dg_port_close() never
+     * replace it. */
+    dg_port_done_fn owner_done;
+    void *owner_arg;
     dg_port_stats stats;
     uint32_t kernel_drops;  /* the last SO_RXQ_OVFL count seen (cumulative, wraps) */
     bool started;           /* start_protocol ran: stop_protocol is owed */
@@ -89,8 +94,10 @@ void dg__connect_abandon(dg_port *p);
 typedef struct dg__mc_name dg__mc_name;
 void dg__multicast_names_cancel(dg_port *p);
 
-/* The port's descriptor is readable (or has an error pending). */
-void dg__port_on_readable(dg_port *p);
+/* The port's descriptor is readable or in error (events: the backend's
+ * DG_READABLE and DG_ERROR bits; only an error calls for draining the error
+ * queue). */
+void dg__port_on_readable(dg_port *p, unsigned events);
 /* Run the port's deferred work (close, refusal report). */
 void dg__port_run_pending(dg_port *p);
 /* Shutdown: close now, running stop_protocol and done. */

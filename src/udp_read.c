@@ -187,7 +187,7 @@ static void drain_error_queue(dg_port *p)
         m = (struct msghdr){0};
 }
 
-static void read_budget(dg_port *p, dg__rxset *s)
+static void read_budget(dg_port *p, dg__rxset *s, unsigned events)
 {
     dg_reactor *r = p->r;
     size_t bytes = 0;
@@ -200,7 +200,7 @@ static void read_budget(dg_port *p, dg__rxset *s)
             want = DG_RX_BUDGET_DATAGRAMS - count;
         int got = read_batch(p, s, want);
         if (got < 0) {
-            if (got == -EAGAIN && !any)
+            if (got == -EAGAIN && !any && (events & DG_ERROR))
                 drain_error_queue(p);
             count++; /* errors use the budget too, so none can spin here */
             if (read_error(p, got))
@@ -224,12 +224,12 @@ static void read_budget(dg_port *p, dg__rxset *s)
     }
 }
 
-void dg__port_on_readable(dg_port *p)
+void dg__port_on_readable(dg_port *p, unsigned events)
 {
     dg__rx *rx = &p->r->rx;
     dg__rxset *s = rx->cur;
     s->refs++;
-    read_budget(p, s);
+    read_budget(p, s, events);
     if (--s->refs == 0 && s != rx->cur)
         rxset_free(s);
 }

@@ -36,6 +36,8 @@ static int check_buffers(const struct iovec *bufs, size_t n)
         return -EINVAL;
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
+        if (!bufs[i].iov_base && bufs[i].iov_len)
+            return -EINVAL;
         if (bufs[i].iov_len > DG_MAX_PACKET_SIZE_LIMIT - total)
             return -EMSGSIZE;
         total += bufs[i].iov_len;

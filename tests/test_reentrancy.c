@@ -364,7 +364,7 @@ static void test_open_larger_port_mid_batch(void **state)
 static void close_in_start(t_rec *rec)
 {
     assert_int_equal(dg_port_close(rec->proto.transport), 0);
-    assert_int_equal(rec->stopped, 1);
+    assert_int_equal(rec->stopped, rec->started); /* stop_protocol ran inside the close */
     assert_null(rec->proto.transport);
 }
 
@@ -390,8 +390,17 @@ static void test_close_in_start_protocol(void **state)
     p = t_listen(r, &rec, "127.0.0.1");
     assert_int_equal(rec.started, 2);
     assert_int_equal(rec.stopped, 1);
+    assert_int_equal(dg_port_close(p), 0);
+    /* The same for a connected port, whose start_protocol runs inside
+     * dg_connect_udp() for a literal. */
+    rec.on_start = close_in_start;
+    dg_port *q = (dg_port *)&q;
+    assert_int_equal(dg_connect_udp(r, "127.0.0.1", 9, &rec.proto, NULL, &q), 0);
+    assert_null(q);
+    assert_int_equal(rec.started, 3);
+    assert_int_equal(rec.stopped, 3);
     dg_reactor_free(r);
-    assert_int_equal(rec.stopped, 2);
+    assert_int_equal(rec.stopped, 3);
 }
 
 /* Inside stop_protocol the protocol may listen again (Twisted's

@@ -4,6 +4,7 @@
  * adopts, and stops reading before stop_protocol runs. */
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -340,6 +341,102 @@ static void test_multicast_server(void **state)
     dg_reactor_free(r);
 }
 
+/* The reload pattern: stop a service, and remove it from the stop's done,
+ * even when the stop finishes inside the call (drain 0). */
+static int removed;
+static void stop_at_once(dg_service *s, bool now, void *arg)
+{
+    (void)now;
+    (void)arg;
+    dg_service_stopped(s);
+}
+static void remove_when_stopped(dg_service *s, void *arg)
+{
+    (void)arg;
+    assert_int_equal(dg_service_remove(s), 0);
+    removed++;
+}
+
+static void test_remove_from_stop_done(void **state)
+{
+    (void)state;
+    static const dg_service_ops ops = {.stop = stop_at_once};
+    dg_reactor *r = t_reactor(false);
+    dg_application *app;
+    assert_int_equal(dg_application_new(r, &app), 0);
+    dg_service *s;
+    assert_int_equal(dg_service_new(app, "svc", &ops, NULL, &s), 0);
+    assert_int_equal(dg_application_start(app), 0);
+    removed = 0;
+    assert_int_equal(dg_service_stop(s, 0, remove_when_stopped, NULL), 0);
+    assert_int_equal(removed, 1);
+    assert_null(dg_application_find(app, "svc"));
+    /* An endless drain would never end the stop: refused, as for the application. */
+    assert_int_equal(dg_service_new(app, "svc2", &ops, NULL, &s), 0);
+    assert_int_equal(dg_application_start(app), 0);
+    assert_int_equal(dg_service_stop(s, INFINITY, NULL, NULL), -EINVAL);
+    assert_true(dg_service_running(s));
+    dg_application_free(app);
+    dg_reactor_free(r);
+}
+
+/* A protocol that closes its own transport: the service forgets the port
+ * (no dangling pointer), and the application still stops cleanly. */
+static void close_transport(dg_call *c, void *arg)
+{
+    (void)c;
+    assert_int_equal(dg_port_close(((dg_protocol *)arg)->transport), 0);
+}
+
+static void test_protocol_closes_its_port(void **state)
+{
+    (void)state;
+    dg_reactor *r = t_reactor(false);
+    dg_application *app;
+    assert_int_equal(dg_application_new(r, &app), 0);
+    t_rec rec;
+    t_rec_init(&rec, "Server");
+    dg_service *s;
+    assert_int_equal(dg_udp_server_new(app, "udp", 0, &rec.proto, NULL, &s), 0);
+    assert_int_equal(dg_application_start(app), 0);
+    assert_non_null(dg_service_port(s));
+    assert_non_null(dg_call_later(r, 0, close_transport, &rec.proto));
+    T_RUN_UNTIL(r, rec.stopped == 1);
+    t_turn(r, 1); /* the closed port is freed at the end of its iteration */
+    assert_null(dg_service_port(s));
+    int done = 0;
+    assert_int_equal(dg_application_stop(app, 1.0, app_done, &done), 0);
+    T_RUN_UNTIL(r, done == 1);
+    assert_int_equal(rec.stopped, 1);
+    dg_application_free(app);
+    dg_reactor_free(r);
+}
+
+/* A protocol that closes its port inside start_protocol: the service fails
+ * to start, with a reason, instead of using a port that is gone. */
+static void close_in_start(t_rec *rec)
+{
+    assert_int_equal(dg_port_close(rec->proto.transport), 0);
+}
+
+static void test_protocol_closes_in_start(void **state)
+{
+    (void)state;
+    dg_reactor *r = t_reactor(false);
+    dg_application *app;
+    assert_int_equal(dg_application_new(r, &app), 0);
+    t_rec rec;
+    t_rec_init(&rec, "Server");
+    rec.on_start = close_in_start;
+    dg_service *s;
+    assert_int_equal(dg_udp_server_new(app, "udp", 0, &rec.proto, NULL, &s), 0);
+    assert_int_equal(dg_application_start(app), -ECONNABORTED);
+    assert_non_null(strstr(dg_reactor_last_error(r), "Service udp failed to start"));
+    assert_false(dg_service_running(s));
+    dg_application_free(app);
+    dg_reactor_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -350,6 +447,9 @@ int main(void)
         cmocka_unit_test(test_reactor_shutdown),
         cmocka_unit_test(test_udp_server_fails),
         cmocka_unit_test(test_multicast_server),
+        cmocka_unit_test(test_remove_from_stop_done),
+        cmocka_unit_test(test_protocol_closes_its_port),
+        cmocka_unit_test(test_protocol_closes_in_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

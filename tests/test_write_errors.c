@@ -217,11 +217,12 @@ static void test_iov_max(void **state)
         v[i] = (struct iovec){.iov_base = "z", .iov_len = 1};
     assert_int_equal(dg_port_write_sequence(c, v, IOV_MAX + 1, &to), -EINVAL);
     assert_int_equal(dg_port_write_sequence(c, NULL, 1, &to), -EINVAL);
+    assert_int_equal(dg_port_write(c, NULL, 10, &to), -EINVAL); /* a NULL buffer, not -EFAULT */
     assert_int_equal(dg_port_write_sequence(c, v, IOV_MAX, &to), IOV_MAX);
     T_RUN_UNTIL(r, server.npackets == 1);
     assert_int_equal(server.packets[0].len, IOV_MAX);
     dg_port_stats st = t_stats(c);
-    assert_int_equal(st.tx_errors, 2);
+    assert_int_equal(st.tx_errors, 3);
     assert_int_equal(st.tx_datagrams, 1);
     assert_int_equal(st.tx_bytes, IOV_MAX);
     free(v);
