@@ -416,8 +416,8 @@ typedef void (*dg_lookup_fn)(dg_reactor *r, int status, const dg_addr *addrs, si
 int dg_lookup_start(dg_reactor *r, const char *host, int family, double timeout,
                     dg_lookup_fn fn, void *arg, dg_lookup **out);
 
-/* fn will not run. Safe from any callback, including other lookups' fn; a
- * no-op inside q's own fn. A lookup already in the resolver keeps its worker
+/* fn will not run, and q is gone: cancel it once. Safe from any callback,
+ * including other lookups' fn; a no-op inside q's own fn. A lookup already in the resolver keeps its worker
  * until the resolver returns. */
 void dg_lookup_cancel(dg_lookup *q);
 
