@@ -168,6 +168,38 @@ static void test_emfile_at_listen_and_connect(void **state)
     assert_int_equal(t_open_fds(), before);
 }
 
+/* The same for a name: the lookup (which opens /etc/hosts) and the socket
+ * both need descriptors. Whichever fails first, connection_failed reports it
+ * once, naming the host; the port is gone and nothing is kept. */
+static void test_emfile_at_connect_by_name(void **state)
+{
+    (void)state;
+    int before = t_open_fds();
+    dg_reactor *r = t_reactor(false);
+    t_rec rec;
+    t_rec_init(&rec, "Starved");
+    int fds = t_open_fds();
+    exhausted e;
+    exhaust(&e);
+    dg_port *p = NULL;
+    assert_int_equal(dg_connect_udp(r, "localhost", 9, &rec.proto, NULL, &p), 0);
+    T_RUN_UNTIL(r, rec.failed == 1);
+    assert_true(rec.failed_err < 0);
+    assert_non_null(strstr(dg_reactor_last_error(r), "localhost"));
+    assert_int_equal(rec.started, 0);
+    assert_null(rec.proto.transport);
+    restore(&e);
+    t_turn(r, 2);
+    assert_int_equal(rec.failed, 1);
+    assert_int_equal(t_open_fds(), fds);
+    /* Room again: the same protocol connects by name. */
+    assert_int_equal(dg_connect_udp(r, "localhost", 9, &rec.proto, NULL, &p), 0);
+    T_RUN_UNTIL(r, rec.started == 1);
+    dg_reactor_free(r);
+    t_rec_free(&rec);
+    assert_int_equal(t_open_fds(), before);
+}
+
 /* ---- datagram sizes -------------------------------------------------------- */
 
 /* 0, 1 and 65507 bytes (the IPv4 maximum) arrive whole on a port that takes
@@ -419,6 +451,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernel_drops_counted_exactly),
         cmocka_unit_test_teardown(test_emfile_at_listen_and_connect, restore_limit),
+        cmocka_unit_test_teardown(test_emfile_at_connect_by_name, restore_limit),
         cmocka_unit_test(test_datagram_sizes),
         cmocka_unit_test(test_icmp_storm),
         cmocka_unit_test(test_free_with_everything_live),
