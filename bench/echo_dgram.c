@@ -3,6 +3,7 @@
  * realloc), so it also counts the library's heap allocations in steady state:
  * from the WARMUP-th datagram on, every allocation is one too many. */
 #include <stdint.h>
+#include <stdlib.h>
 #include "bench.h"
 #include "dgram.h"
 
@@ -81,6 +82,11 @@ int main(int argc, char **argv)
         dg_reactor_free(r);
         return 1;
     }
+    /* The replies of one read batch leave in one sendmmsg, as the raw
+     * loop's do; DGRAM_BENCH_UNBATCHED=1 measures one sendmsg per reply. */
+    const char *unbatched = getenv("DGRAM_BENCH_UNBATCHED");
+    if (!(unbatched && *unbatched == '1'))
+        dg_port_set_write_batching(port, true);
     dg_call_later(r, a.seconds, expire, r);
     bench_ready();
     dg_reactor_run(r);

@@ -264,6 +264,16 @@ typedef struct dg_protocol_ops {
     /* dg_connect_udp() could not set up the connection (name resolution,
      * for example). The port is already closed, transport NULL. */
     void (*connection_failed)(dg_protocol *self, int err);
+    /* Write batching only (dg_port_set_write_batching()): the kernel refused
+     * a datagram that dg_port_write() had queued. err is what the write
+     * would have returned (-EAGAIN, -ENOBUFS, -EACCES, ...); data, len and
+     * to (NULL on a connected port) are the datagram, valid only during the
+     * call. Runs when the batch is sent, after its datagram_received calls,
+     * never inside a write. It may write (sent at once) or close the port
+     * (then no further call follows). Each refusal is also counted in
+     * dg_port_stats, with or without this callback. */
+    void (*write_failed)(dg_protocol *self, int err, const void *data, size_t len,
+                         const dg_addr *to);
 } dg_protocol_ops;
 
 /* Embed this in your own struct and set ops; use DG_CONTAINER_OF to get back
@@ -336,6 +346,41 @@ int dg_port_write(dg_port *p, const void *data, size_t len, const dg_addr *to);
  * buffers. */
 int dg_port_write_sequence(dg_port *p, const struct iovec *bufs, size_t n,
                            const dg_addr *to);
+
+/* Write batching, off by default. When on, a write made inside this port's
+ * own datagram_received is checked at once (every error above that needs no
+ * kernel is still returned then) and queued, and the write returns the byte
+ * count. The replies written while one read batch is delivered then leave in
+ * one sendmmsg(): after the batch, or sooner when the queue is full (64
+ * datagrams or 64 KiB of copies), or when the port closes. A reply whose
+ * buffer is the received datagram (or part of it) is not copied; other
+ * buffers are, into the port's queue. The kernel's verdict comes with the
+ * flush: each datagram it takes is counted in tx_datagrams, each it refuses
+ * in tx_errors (its kind, and tx_deferred_errors) and reported to the
+ * protocol's write_failed. Writes made anywhere else (timers, another port's
+ * callbacks, write_failed itself) are sent at once, as without batching.
+ * Returns 0, -ENOMEM, or -EBADF (NULL or closed port). */
+int dg_port_set_write_batching(dg_port *p, bool on);
+
+/* Bulk send to one destination (or the peer, to NULL): data is cut into
+ * datagrams of segment_size bytes (the last may be shorter), sent in order.
+ * With UDP GSO (UDP_SEGMENT, Linux 4.18 on) one syscall carries up to 64 of
+ * them; where the kernel lacks it, or refuses it at run time (EIO from a
+ * device that cannot checksum segments, like a veth with tx offload off),
+ * the same datagrams leave by sendmmsg() and the port stops trying GSO.
+ * Returns the number of datagrams sent: all of them, or fewer when the
+ * kernel ran out of room (the rest were not sent: send them again later),
+ * or a negative errno when none was: the errors of dg_port_write(), and
+ * -EINVAL for len 0, segment_size 0 or a segment over 65507 bytes. Each
+ * datagram sent counts in tx_datagrams; a failed call counts one error. */
+int dg_port_write_segments(dg_port *p, const void *data, size_t len, size_t segment_size,
+                           const dg_addr *to);
+
+/* Whether dg_port_write_segments() tries GSO: on by default where the kernel
+ * has it. Turning it on where it is missing is -EOPNOTSUPP; get returns 1 or
+ * 0 (0 also after a run-time refusal), or a negative errno. */
+int dg_port_set_gso(dg_port *p, bool on);
+int dg_port_get_gso(const dg_port *p);
 
 /* Connect to an IP literal: only that peer's datagrams arrive, and writes
  * need no address. -EINVAL for a hostname or a bad port, -EISCONN if already
@@ -462,6 +507,9 @@ typedef struct dg_port_stats {
     uint64_t tx_err_msgsize; /* -EMSGSIZE: too large */
     uint64_t tx_err_refused; /* -ECONNREFUSED: refused again after the retry */
     uint64_t tx_err_other;   /* any other error (-EBADF, -EDESTADDRREQ, ...) */
+    uint64_t tx_deferred_errors; /* of tx_errors: found when a write batch was sent */
+    uint64_t tx_syscalls;    /* send syscalls made: fewer than the datagrams when batched */
+    uint64_t tx_gso_sends;   /* of tx_syscalls: sends that carried datagrams with GSO */
 } dg_port_stats;
 
 /* -EINVAL for a NULL port or out. Also works on a closed port while its

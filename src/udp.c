@@ -108,6 +108,7 @@ int dg__port_open(dg_port *p, int fd, int family)
         return rc;
     p->fd = fd;
     p->family = family;
+    p->gso = dg__gso_supported(fd);
     dg__rx_count_drops(p);
     dg_addr host;
     p->number = getsockname(fd, &host.u.sa, &(socklen_t){sizeof host}) == 0 ? dg_addr_port(&host) : 0;
@@ -362,8 +363,11 @@ static void unschedule(dg_port *p)
 void dg__port_close_now(dg_port *p)
 {
     dg_reactor *r = p->r;
+    /* Queued writes were accepted: they leave before the socket closes, and
+     * their refusals reach the protocol while it is still attached. */
+    dg__port_flush(p);
     if (p->state == DG__CLOSED)
-        return;
+        return; /* by write_failed */
     if (p->pending)
         unschedule(p);
     if (p->conn)
@@ -443,5 +447,6 @@ int dg_port_close(dg_port *p)
 
 void dg__port_release(dg_port *p)
 {
+    dg__txq_free(p);
     free(p);
 }

@@ -41,6 +41,8 @@ struct dg_port {
     bool started;           /* start_protocol ran: stop_protocol is owed */
     struct dg__connecting *conn; /* name lookup under way (resolve.c) */
     struct dg__mc_name *mc_names; /* multicast calls waiting for names (multicast_names.c) */
+    struct dg__txq *txq;    /* write batching, when on (udp_write.c) */
+    bool gso;               /* dg_port_write_segments() tries UDP_SEGMENT (udp_gso.c) */
     dg_port *prev, *next;   /* reactor's live list */
     dg_port *pending_next;  /* reactor's pending list, or dead list once closed */
     /* The protocol's name, copied: "<Name not connected>" is formatted after
@@ -93,6 +95,23 @@ void dg__connect_abandon(dg_port *p);
 /* multicast_names.c: report -ECANCELED to the calls still waiting for names. */
 typedef struct dg__mc_name dg__mc_name;
 void dg__multicast_names_cancel(dg_port *p);
+
+/* The send path's parts, for udp_write.c and udp_gso.c. Check a write of
+ * bufs to `to` (port open, buffers, destination) and point m at them;
+ * returns the byte count or a negative errno. */
+int dg__tx_check(dg_port *p, const struct iovec *bufs, size_t n, const dg_addr *to,
+                 struct msghdr *m);
+/* One sendmsg of m: EINTR retried, an ICMP refusal reported and the datagram
+ * sent again once. Returns the bytes sent or a negative errno, uncounted. */
+int dg__tx_sendmsg(dg_port *p, struct msghdr *m);
+/* Count one failed write in the port's stats. */
+void dg__tx_count_error(dg_port *p, int err);
+/* Send what dg_port_write() queued (write batching) and report the kernel's
+ * refusals to write_failed. Safe to call when nothing is queued. */
+void dg__port_flush(dg_port *p);
+void dg__txq_free(dg_port *p);
+/* Whether the kernel takes UDP_SEGMENT on fd (udp_gso.c). */
+bool dg__gso_supported(int fd);
 
 /* The port's descriptor is readable or in error (events: the backend's
  * DG_READABLE and DG_ERROR bits; only an error calls for draining the error

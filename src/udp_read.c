@@ -210,13 +210,21 @@ static void read_budget(dg_port *p, dg__rxset *s, unsigned events)
         any = true;
         for (int i = 0; i < got; i++)
             count_drops(p, &s->msgs[i].msg_hdr);
-        for (int i = 0; i < got; i++) {
-            if (p->state != DG__LISTENING) {
-                /* Stopped by a callback: these left the kernel already. */
-                p->stats.rx_discarded += (uint64_t)(got - i);
-                return;
-            }
+        if (p->txq) {
+            r->tx_batch_port = p;
+            r->rx_lo = s->buf;
+            r->rx_hi = s->buf + (size_t)s->nslots * s->slot_size;
+        }
+        int i = 0;
+        for (; i < got && p->state == DG__LISTENING; i++)
             bytes += deliver(p, s, (unsigned)i);
+        r->tx_batch_port = NULL;
+        if (p->txq)
+            dg__port_flush(p);
+        if (i < got) {
+            /* Stopped by a callback: these left the kernel already. */
+            p->stats.rx_discarded += (uint64_t)(got - i);
+            return;
         }
         count += (unsigned)got;
         if ((unsigned)got < want)
