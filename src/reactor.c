@@ -1,6 +1,7 @@
 /* The reactor loop: wait for readiness, dispatch, run due timers, and the
  * deferred work (port closes) that Twisted schedules with callLater(0). */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
@@ -94,7 +95,7 @@ int dg_reactor_advance(dg_reactor *r, double seconds)
     r->depth++;
     /* Each pass runs what was due at its start; calls a pass schedules for
      * "now" run in the following pass, as Clock.advance() runs them too. */
-    while (dg__timers_next_delay(&r->timers, r->fake_now) == 0)
+    while (r->timers.len && dg__timers_first(&r->timers) <= r->fake_now)
         dg__timers_run(&r->timers, r->fake_now);
     r->depth--;
     return 0;
@@ -249,6 +250,7 @@ static int run_pending(dg_reactor *r)
 
 static void free_dead(dg_reactor *r)
 {
+    dg__rx_free_retired(&r->rx);
     while (r->dead) {
         dg_port *p = r->dead;
         r->dead = p->pending_next;
@@ -260,6 +262,7 @@ static int dispatch(dg_reactor *r, const dg__event *ev)
 {
     if (ev->fd == r->wake_rfd) {
         dg__wakeup_drain(r);
+        r->woken = true;
         return 0;
     }
     if (ev->fd >= r->nwatchers)
@@ -298,12 +301,11 @@ static int wait_timeout(dg_reactor *r, int timeout_ms, double now)
         return 0;
     if (r->fake_clock || r->timers.len == 0)
         return timeout_ms;
-    double ms = dg__timers_next_delay(&r->timers, now >= 0 ? now : monotonic()) * 1000.0;
-    if (ms > 2147483.0 * 1000.0)
-        ms = 2147483.0 * 1000.0;
-    /* Round up, so a timer is never polled for just before it is due. */
-    int ceil_ms = (int)ms;
-    ceil_ms += ceil_ms < ms;
+    double ms = (dg__timers_first(&r->timers) - (now >= 0 ? now : monotonic())) * 1000.0;
+    if (ms <= 0)
+        return 0;
+    /* Rounded up, so a timer is never polled for just before it is due. */
+    int ceil_ms = ms < 2147483647.0 ? (int)ms + 1 : INT_MAX;
     return (timeout_ms >= 0 && timeout_ms < ceil_ms) ? timeout_ms : ceil_ms;
 }
 
@@ -316,22 +318,27 @@ static int iterate(dg_reactor *r, int timeout_ms, double *now)
     int k = r->backend->wait(r, wait_timeout(r, timeout_ms, n ? -1 : *now), ev, DG_MAX_EVENTS);
     for (int i = 0; i < k; i++)
         n += dispatch(r, &ev[i]);
-    /* A peek without the lock: a call queued after it has also woken the
-     * wait, so the next iteration runs it. */
-    if (__atomic_load_n(&r->thread_calls, __ATOMIC_ACQUIRE))
-        n += dg__run_thread_calls(r);
+    /* Calls from threads and caught signals always write the wake-up
+     * descriptor, so only a wake-up needs looking at them; one that comes
+     * after this look wakes the next wait. */
+    if (r->woken) {
+        r->woken = false;
+        if (__atomic_load_n(&r->thread_calls, __ATOMIC_ACQUIRE))
+            n += dg__run_thread_calls(r);
+        /* A signal caught outside run() waits for it, so it is not lost. */
+        if (r->running && dg__signals_take(r))
+            r->stopping = true;
+    }
     *now = -1;
     if (!r->fake_clock && r->timers.len) {
         double t = monotonic();
-        int ran = dg__timers_run(&r->timers, t);
-        if (!ran)
+        if (dg__timers_first(&r->timers) <= t)
+            n += dg__timers_run(&r->timers, t);
+        else
             *now = t;
-        n += ran;
     }
-    /* A signal caught outside run() waits for it, so it is not lost. */
-    if (r->running && dg__signals_take(r))
-        r->stopping = true;
-    free_dead(r);
+    if (r->dead || r->rx.retired)
+        free_dead(r);
     return k < 0 ? k : n;
 }
 

@@ -50,11 +50,11 @@ struct dg_reactor {
     dg__port_list ports;   /* live ports, for shutdown */
     dg_port *pending;      /* ports with work for the next iteration (close, refusal) */
     dg_port *dead;         /* closed ports, freed at the end of the iteration */
+    bool woken;            /* the wake-up descriptor fired this iteration */
     dg__rx rx;             /* receive buffers shared by every port */
     /* The port whose read batch is being delivered: its writes may be
-     * batched, and those of data in [rx_lo, rx_hi) need no copy. */
+     * batched (udp_write.c). */
     dg_port *tx_batch_port;
-    const unsigned char *rx_lo, *rx_hi;
 
     pthread_mutex_t lock;  /* guards thread_calls and closing */
     dg__thread_call *thread_calls, **thread_tail;

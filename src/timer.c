@@ -4,19 +4,6 @@
 #include <stdlib.h>
 #include "reactor.h"
 
-enum call_state { CALL_ACTIVE, CALL_RUNNING, CALL_DONE };
-
-struct dg_call {
-    double when;
-    uint64_t seq;
-    size_t index; /* position in the heap while active */
-    dg_call_fn fn;
-    void *arg;
-    dg_reactor *r;
-    enum call_state state;
-    dg_call *next_free;
-};
-
 static bool before(const dg_call *a, const dg_call *b)
 {
     return a->when < b->when || (a->when == b->when && a->seq < b->seq);
@@ -162,14 +149,6 @@ double dg_call_time(const dg_call *c)
 dg_reactor *dg_call_reactor(const dg_call *c)
 {
     return c->r;
-}
-
-double dg__timers_next_delay(const dg__timers *t, double now)
-{
-    if (t->len == 0)
-        return -1;
-    double d = t->heap[0]->when - now;
-    return d > 0 ? d : 0;
 }
 
 /* Every due call runs, even after a dg_reactor_stop() from one of them, as

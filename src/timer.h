@@ -10,6 +10,19 @@
 
 #pragma GCC visibility push(hidden)
 
+enum call_state { CALL_ACTIVE, CALL_RUNNING, CALL_DONE };
+
+struct dg_call {
+    double when;
+    uint64_t seq;
+    size_t index; /* position in the heap while active */
+    dg_call_fn fn;
+    void *arg;
+    dg_reactor *r;
+    enum call_state state;
+    dg_call *next_free;
+};
+
 typedef struct dg__timers {
     dg_call **heap;
     size_t len, cap;
@@ -18,8 +31,12 @@ typedef struct dg__timers {
 } dg__timers;
 
 void dg__timers_free(dg__timers *t);
-/* Seconds until the earliest call is due (0 if overdue), or -1 if none. */
-double dg__timers_next_delay(const dg__timers *t, double now);
+/* When the earliest call is due; only with t->len > 0. Inline: the loop
+ * asks twice per iteration. */
+static inline double dg__timers_first(const dg__timers *t)
+{
+    return t->heap[0]->when;
+}
 /* Run the calls due at now, except those scheduled during this pass.
  * Returns how many ran. */
 int dg__timers_run(dg__timers *t, double now);

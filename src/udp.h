@@ -53,12 +53,11 @@ struct dg_port {
 /* Shared receive buffers: one batch of slots, each as long as the largest
  * max_packet_size of any port. Only one port reads at a time (the reactor
  * thread), so one set serves all. A callback that opens a larger port
- * replaces the set; the read loop holds a reference to the old one. */
+ * replaces the set; the old one lives until the iteration ends. */
 typedef struct dg__rxset {
-    unsigned refs;
+    struct dg__rxset *next; /* on the retired list */
     size_t slot_size;
     unsigned nslots;
-    unsigned dirty; /* slots the last read filled: their lengths and flags need resetting */
     unsigned char *buf;
     dg_addr *addrs;
     struct iovec *iov;
@@ -67,12 +66,15 @@ typedef struct dg__rxset {
 
 typedef struct dg__rx {
     dg__rxset *cur;
+    dg__rxset *retired; /* replaced sets, freed at the end of the iteration */
+    const unsigned char *lo, *hi; /* cur's slots: replies from there need no copy */
 } dg__rx;
 
 int dg__rx_reserve(dg__rx *rx, size_t max_packet_size);
 /* Turn on SO_RXQ_OVFL on the port's socket and note the drops so far. */
 void dg__rx_count_drops(dg_port *p);
 void dg__rx_free(dg__rx *rx);
+void dg__rx_free_retired(dg__rx *rx);
 
 /* A port not yet open (fd -1), on the reactor's live list. Checks that proto
  * is free and the sizes are sane first; errors are recorded on the reactor. */
@@ -110,6 +112,9 @@ void dg__tx_count_error(dg_port *p, int err);
  * refusals to write_failed. Safe to call when nothing is queued. */
 void dg__port_flush(dg_port *p);
 void dg__txq_free(dg_port *p);
+/* Hand what write batching has queued to the kernel now, ahead of a write
+ * that is not queued; the refusals still reach write_failed at the flush. */
+void dg__port_send_queued(dg_port *p);
 /* Whether the kernel takes UDP_SEGMENT on fd (udp_gso.c). */
 bool dg__gso_supported(int fd);
 

@@ -22,9 +22,13 @@
  * so the slots' buffers can sit side by side after the messages. */
 #define DG_RX_CONTROL CMSG_SPACE(sizeof(uint32_t))
 
-static void rxset_free(dg__rxset *s)
+/* The kernel writes these back for the messages it fills: each slot is
+ * made ready for the next read as it is delivered (or discarded). */
+static inline void reset(struct msghdr *h)
 {
-    free(s);
+    h->msg_namelen = sizeof(dg_addr);
+    h->msg_flags = 0;
+    h->msg_controllen = DG_RX_CONTROL;
 }
 
 int dg__rx_reserve(dg__rx *rx, size_t max_packet_size)
@@ -48,7 +52,6 @@ int dg__rx_reserve(dg__rx *rx, size_t max_packet_size)
     s->addrs = (dg_addr *)(s->iov + n);
     s->buf = (unsigned char *)s + head;
     memset(s->msgs, 0, n * sizeof *s->msgs);
-    s->dirty = n;
     for (unsigned i = 0; i < n; i++) {
         /* The whole slot, whatever the reading port's own limit: deliver()
          * truncates to that, so the iovecs are never rewritten. */
@@ -57,17 +60,32 @@ int dg__rx_reserve(dg__rx *rx, size_t max_packet_size)
         s->msgs[i].msg_hdr.msg_iovlen = 1;
         s->msgs[i].msg_hdr.msg_name = &s->addrs[i];
         s->msgs[i].msg_hdr.msg_control = control + (size_t)i * DG_RX_CONTROL;
+        reset(&s->msgs[i].msg_hdr);
     }
-    if (rx->cur && rx->cur->refs == 0)
-        rxset_free(rx->cur);
+    if (rx->cur) {
+        /* A read loop may be using it: freed after the iteration. */
+        rx->cur->next = rx->retired;
+        rx->retired = rx->cur;
+    }
     rx->cur = s;
+    rx->lo = s->buf;
+    rx->hi = s->buf + (size_t)n * max_packet_size;
     return 0;
+}
+
+void dg__rx_free_retired(dg__rx *rx)
+{
+    while (rx->retired) {
+        dg__rxset *s = rx->retired;
+        rx->retired = s->next;
+        free(s);
+    }
 }
 
 void dg__rx_free(dg__rx *rx)
 {
-    if (rx->cur)
-        rxset_free(rx->cur);
+    dg__rx_free_retired(rx);
+    free(rx->cur);
     rx->cur = NULL;
 }
 
@@ -76,13 +94,6 @@ void dg__rx_free(dg__rx *rx)
 static int read_batch(dg_port *p, dg__rxset *s, unsigned n)
 {
     struct mmsghdr *m = s->msgs;
-    /* The kernel writes these back only for the messages it fills, so only
-     * the last read's need resetting: usually one of the 32. */
-    for (unsigned i = 0; i < s->dirty; i++) {
-        m[i].msg_hdr.msg_namelen = sizeof(dg_addr);
-        m[i].msg_hdr.msg_flags = 0;
-        m[i].msg_hdr.msg_controllen = DG_RX_CONTROL;
-    }
 #ifdef DGRAM_HAVE_RECVMMSG
     int got = recvmmsg(p->fd, m, n, MSG_DONTWAIT | MSG_TRUNC, NULL);
 #else
@@ -91,8 +102,6 @@ static int read_batch(dg_port *p, dg__rxset *s, unsigned n)
     if (len >= 0)
         m[0].msg_len = (unsigned)len;
 #endif
-    /* A failed read is assumed to have touched all it was offered. */
-    s->dirty = got < 0 ? n : (unsigned)got;
     return got < 0 ? -errno : got;
 }
 
@@ -130,22 +139,43 @@ static void count_drops(dg_port *p, struct msghdr *h)
 #endif
 }
 
-/* Returns the length delivered. */
-static size_t deliver(dg_port *p, dg__rxset *s, unsigned i)
+/* Deliver the got datagrams the last read left in the slots, with the
+ * port's replies queued meanwhile when it batches writes (udp_write.c).
+ * Returns the bytes delivered; *done is how many were, fewer when a
+ * callback stopped the port. */
+static size_t deliver(dg_port *p, dg__rxset *s, unsigned got, unsigned *done)
 {
-    size_t len = s->msgs[i].msg_len;
-    p->cur_flags = 0;
-    if ((s->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) || len > p->max_packet_size) {
-        len = p->max_packet_size;
-        p->cur_flags = DG_TRUNCATED;
-        p->stats.rx_truncated++;
+    dg_reactor *r = p->r;
+    if (p->txq)
+        r->tx_batch_port = p;
+    size_t bytes = 0;
+    unsigned i = 0;
+    for (; i < got && p->state == DG__LISTENING; i++) {
+        struct msghdr *h = &s->msgs[i].msg_hdr;
+        size_t len = s->msgs[i].msg_len;
+        if (h->msg_controllen)
+            count_drops(p, h);
+        if ((h->msg_flags & MSG_TRUNC) || len > p->max_packet_size) {
+            len = p->max_packet_size;
+            p->cur_flags = DG_TRUNCATED;
+            p->stats.rx_truncated++;
+        }
+        reset(h);
+        p->stats.rx_datagrams++;
+        p->stats.rx_bytes += len;
+        bytes += len;
+        const dg_protocol_ops *ops = p->proto->ops;
+        if (ops && ops->datagram_received)
+            ops->datagram_received(p->proto, s->iov[i].iov_base, len, &s->addrs[i]);
+        p->cur_flags = 0;
     }
-    p->stats.rx_datagrams++;
-    p->stats.rx_bytes += len;
-    if (p->proto->ops && p->proto->ops->datagram_received)
-        p->proto->ops->datagram_received(p->proto, s->iov[i].iov_base, len, &s->addrs[i]);
-    p->cur_flags = 0;
-    return len;
+    r->tx_batch_port = NULL;
+    if (p->txq)
+        dg__port_flush(p);
+    *done = i;
+    for (; i < got; i++)
+        reset(&s->msgs[i].msg_hdr);
+    return bytes;
 }
 
 /* A receive error. Returns true to keep reading in this event. */
@@ -187,12 +217,23 @@ static void drain_error_queue(dg_port *p)
         m = (struct msghdr){0};
 }
 
-static void read_budget(dg_port *p, dg__rxset *s, unsigned events)
+/* A failed read: returns true to keep reading in this event. */
+__attribute__((noinline)) static bool read_failed(dg_port *p, int err, bool any, unsigned events)
+{
+    if (err == -EAGAIN && !any && (events & DG_ERROR))
+        drain_error_queue(p);
+    return read_error(p, err);
+}
+
+/* Read and deliver batches until the queue is empty or the event's budget
+ * (datagrams, errors and bytes) is spent. The slots stay valid through the
+ * event even if a callback replaces the set (dg__rx_reserve retires it). */
+void dg__port_on_readable(dg_port *p, unsigned events)
 {
     dg_reactor *r = p->r;
+    dg__rxset *s = r->rx.cur;
     size_t bytes = 0;
     unsigned count = 0; /* datagrams and errors */
-    bool any = false;
     while (p->state == DG__LISTENING && !r->stopping && count < DG_RX_BUDGET_DATAGRAMS &&
            bytes < DG_RX_BUDGET_BYTES) {
         unsigned want = s->nslots;
@@ -200,44 +241,20 @@ static void read_budget(dg_port *p, dg__rxset *s, unsigned events)
             want = DG_RX_BUDGET_DATAGRAMS - count;
         int got = read_batch(p, s, want);
         if (got < 0) {
-            if (got == -EAGAIN && !any && (events & DG_ERROR))
-                drain_error_queue(p);
-            count++; /* errors use the budget too, so none can spin here */
-            if (read_error(p, got))
+            /* errors use the budget too, so none can spin here */
+            if (read_failed(p, got, count++ > 0 || bytes > 0, events))
                 continue;
             return;
         }
-        any = true;
-        for (int i = 0; i < got; i++)
-            count_drops(p, &s->msgs[i].msg_hdr);
-        if (p->txq) {
-            r->tx_batch_port = p;
-            r->rx_lo = s->buf;
-            r->rx_hi = s->buf + (size_t)s->nslots * s->slot_size;
-        }
-        int i = 0;
-        for (; i < got && p->state == DG__LISTENING; i++)
-            bytes += deliver(p, s, (unsigned)i);
-        r->tx_batch_port = NULL;
-        if (p->txq)
-            dg__port_flush(p);
-        if (i < got) {
+        unsigned done;
+        bytes += deliver(p, s, (unsigned)got, &done);
+        if (done < (unsigned)got) {
             /* Stopped by a callback: these left the kernel already. */
-            p->stats.rx_discarded += (uint64_t)(got - i);
+            p->stats.rx_discarded += (unsigned)got - done;
             return;
         }
         count += (unsigned)got;
         if ((unsigned)got < want)
             return; /* the queue is empty: skip the recvmmsg that says EAGAIN */
     }
-}
-
-void dg__port_on_readable(dg_port *p, unsigned events)
-{
-    dg__rx *rx = &p->r->rx;
-    dg__rxset *s = rx->cur;
-    s->refs++;
-    read_budget(p, s, events);
-    if (--s->refs == 0 && s != rx->cur)
-        rxset_free(s);
 }

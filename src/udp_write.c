@@ -12,26 +12,28 @@
 #include <string.h>
 #include "reactor.h"
 
+#ifndef DGRAM_HAVE_SENDMMSG
+/* One sendmsg() each, with sendmmsg()'s results: how many went, or -1 and
+ * errno when the first did not. */
+static int sendmmsg(int fd, struct mmsghdr *m, unsigned n, int flags)
+{
+    unsigned i = 0;
+    for (; i < n; i++) {
+        ssize_t len = sendmsg(fd, &m[i].msg_hdr, flags);
+        if (len < 0)
+            return i ? (int)i : -1;
+        m[i].msg_len = (unsigned)len;
+    }
+    return (int)i;
+}
+#endif
+
 /* The largest datagram IPv4 carries; larger ones are sent at once, so the
  * kernel's EMSGSIZE is returned, not deferred. */
 #define DG_TXQ_MAX_DATAGRAM 65507
 #define DG_TXQ_SLOTS 64
 #define DG_TXQ_BYTES (64 * 1024)
 
-/* Queued datagrams [0, n); [0, sent) have been through the kernel, with
- * err[i] its verdict. Once full, further writes go out at once, behind the
- * queued ones, and the records wait for the flush's write_failed calls. */
-typedef struct dg__txq {
-    unsigned n, sent;
-    size_t used; /* bytes of arena */
-    bool reporting; /* inside write_failed: writes go out at once */
-    bool release;   /* batching turned off inside write_failed: free after */
-    struct mmsghdr msgs[DG_TXQ_SLOTS];
-    struct iovec iov[DG_TXQ_SLOTS];
-    dg_addr to[DG_TXQ_SLOTS];
-    int err[DG_TXQ_SLOTS];
-    unsigned char arena[DG_TXQ_BYTES];
-} dg__txq;
 
 /* The destination for this write into m, or a negative errno. */
 static int destination(const dg_port *p, const dg_addr *to, struct msghdr *m)
@@ -142,15 +144,39 @@ void dg__tx_count_error(dg_port *p, int err)
 
 /* ---- Write batching ---- */
 
+/* Queued datagrams [0, n); [0, sent) have been through the kernel, and the
+ * ones it refused are listed in failed[], with their errors, for the
+ * flush's write_failed calls. Once full, further writes go out at once,
+ * behind the queued ones. The messages point at iov[i] and to[i] from the
+ * start; a write sets only the lengths and the buffer. */
+typedef struct dg__txq {
+    unsigned n, sent, nfailed;
+    size_t used;    /* bytes of arena */
+    uint64_t bytes; /* of the datagrams queued */
+    bool reporting; /* inside write_failed */
+    bool release;   /* batching turned off inside write_failed: free after */
+    struct mmsghdr msgs[DG_TXQ_SLOTS];
+    struct iovec iov[DG_TXQ_SLOTS];
+    dg_addr to[DG_TXQ_SLOTS];
+    unsigned char failed[DG_TXQ_SLOTS];
+    int err[DG_TXQ_SLOTS];
+    unsigned char arena[DG_TXQ_BYTES];
+} dg__txq;
+
 int dg_port_set_write_batching(dg_port *p, bool on)
 {
     if (!p || p->state == DG__CLOSED)
         return -EBADF;
     dg__txq *q = p->txq;
     if (on && !q) {
-        p->txq = calloc(1, sizeof *p->txq);
-        if (!p->txq)
+        q = p->txq = calloc(1, sizeof *p->txq);
+        if (!q)
             return -ENOMEM;
+        for (unsigned i = 0; i < DG_TXQ_SLOTS; i++) {
+            q->msgs[i].msg_hdr.msg_iov = &q->iov[i];
+            q->msgs[i].msg_hdr.msg_iovlen = 1;
+            q->msgs[i].msg_hdr.msg_name = &q->to[i];
+        }
     } else if (q && q->reporting) {
         q->release = !on; /* the flush under way still reads the queue */
     } else if (!on && q) {
@@ -163,69 +189,94 @@ int dg_port_set_write_batching(dg_port *p, bool on)
     return 0;
 }
 
-/* Hand the queue's unsent datagrams to the kernel, recording each one's
- * verdict. sendmmsg() stops at the first it cannot send and reports only
+/* The rest of a send of the queue from q->sent that returned k (errno set
+ * when k < 0): count what went and why the next did not, and send on.
+ * sendmmsg() stops at the first datagram it cannot send and reports only
  * how many went; the next call then fails with that one's error. */
-static void send_queued(dg_port *p, dg__txq *q)
+__attribute__((noinline)) static void send_rest(dg_port *p, dg__txq *q, int k)
 {
     unsigned refused_at = UINT_MAX;
-    while (q->sent < q->n) {
-        p->stats.tx_syscalls++;
-#ifdef DGRAM_HAVE_SENDMMSG
-        int k = sendmmsg(p->fd, &q->msgs[q->sent], q->n - q->sent, MSG_DONTWAIT | MSG_NOSIGNAL);
-#else
-        ssize_t len = sendmsg(p->fd, &q->msgs[q->sent].msg_hdr, MSG_DONTWAIT | MSG_NOSIGNAL);
-        int k = len < 0 ? -1 : 1;
-        if (len >= 0)
-            q->msgs[q->sent].msg_len = (unsigned)len;
-#endif
+    for (;;) {
         if (k > 0) {
-            for (int i = 0; i < k; i++, q->sent++) {
-                q->err[q->sent] = 0;
-                p->stats.tx_datagrams++;
-                p->stats.tx_bytes += q->msgs[q->sent].msg_len;
+            q->sent += (unsigned)k;
+            p->stats.tx_datagrams += (unsigned)k;
+        } else if (errno != EINTR) {
+            int err = -errno;
+            if (err == -ECONNREFUSED)
+                refused(p);
+            if (err == -ECONNREFUSED && refused_at != q->sent) {
+                refused_at = q->sent; /* as dg__tx_sendmsg: once more */
+            } else {
+                q->err[q->sent] = err;
+                q->bytes -= q->iov[q->sent].iov_len;
+                q->failed[q->nfailed++] = (unsigned char)q->sent++;
+                dg__tx_count_error(p, err);
+                p->stats.tx_deferred_errors++;
             }
-            continue;
         }
-        int err = -errno;
-        if (err == -EINTR)
-            continue;
-        if (err == -ECONNREFUSED) {
-            refused(p);
-            if (refused_at != q->sent) { /* as dg__tx_sendmsg: once more */
-                refused_at = q->sent;
-                continue;
-            }
-        }
-        q->err[q->sent++] = err;
-        dg__tx_count_error(p, err);
-        p->stats.tx_deferred_errors++;
+        if (q->sent == q->n)
+            return;
+        p->stats.tx_syscalls++;
+        k = sendmmsg(p->fd, &q->msgs[q->sent], q->n - q->sent, MSG_DONTWAIT | MSG_NOSIGNAL);
     }
 }
 
-void dg__port_flush(dg_port *p)
+/* Hand the queue's unsent datagrams to the kernel; usually one call takes
+ * them all. */
+static inline void send_queued(dg_port *p, dg__txq *q)
 {
-    dg__txq *q = p->txq;
-    if (!q || !q->n || q->reporting)
+    unsigned n = q->n - q->sent;
+    if (!n)
         return;
-    if (p->fd >= 0)
-        send_queued(p, q);
-    q->reporting = true;
-    for (unsigned i = 0; i < q->n && p->state != DG__CLOSED; i++) {
-        const dg_protocol_ops *ops = p->proto->ops;
-        if (q->err[i] && ops && ops->write_failed) {
-            const struct msghdr *h = &q->msgs[i].msg_hdr;
-            ops->write_failed(p->proto, q->err[i], h->msg_iov->iov_base, h->msg_iov->iov_len,
-                              h->msg_name ? &q->to[i] : NULL);
-        }
+    p->stats.tx_syscalls++;
+    int k = sendmmsg(p->fd, &q->msgs[q->sent], n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (k != (int)n) {
+        send_rest(p, q, k);
+        return;
     }
-    q->n = q->sent = 0;
-    q->used = 0;
+    q->sent = q->n;
+    p->stats.tx_datagrams += n;
+}
+
+static void report_failures(dg_port *p, dg__txq *q)
+{
+    q->reporting = true;
+    for (unsigned k = 0; k < q->nfailed && p->state != DG__CLOSED; k++) {
+        const dg_protocol_ops *ops = p->proto->ops;
+        unsigned i = q->failed[k];
+        if (ops && ops->write_failed)
+            ops->write_failed(p->proto, q->err[i], q->iov[i].iov_base, q->iov[i].iov_len,
+                              q->msgs[i].msg_hdr.msg_namelen ? &q->to[i] : NULL);
+    }
+    q->nfailed = 0;
     q->reporting = false;
     if (q->release && p->state != DG__CLOSED) {
         free(q);
         p->txq = NULL;
     }
+}
+
+void dg__port_send_queued(dg_port *p)
+{
+    dg__txq *q = p->txq;
+    if (q && p->r->tx_batch_port == p)
+        send_queued(p, q);
+}
+
+void dg__port_flush(dg_port *p)
+{
+    dg__txq *q = p->txq;
+    if (p->r->tx_batch_port == p)
+        p->r->tx_batch_port = NULL; /* what write_failed writes goes at once */
+    if (!q || !q->n || q->reporting)
+        return;
+    send_queued(p, q);
+    p->stats.tx_bytes += q->bytes;
+    q->n = q->sent = 0;
+    q->used = 0;
+    q->bytes = 0;
+    if (q->nfailed)
+        report_failures(p, q);
 }
 
 void dg__txq_free(dg_port *p)
@@ -234,37 +285,39 @@ void dg__txq_free(dg_port *p)
     p->txq = NULL;
 }
 
-/* Queue m (total bytes) for the flush. Returns total, or 0 when the queue has
- * no room and the datagram must go out at once. */
-static int enqueue(dg_port *p, dg__txq *q, const struct msghdr *m, size_t total)
+/* The queue has no room for a datagram: it goes out at once, after the
+ * queued ones, so that it keeps its place. */
+__attribute__((noinline)) static int queue_full(dg_port *p, dg__txq *q)
 {
-    dg_reactor *r = p->r;
-    uintptr_t b = (uintptr_t)m->msg_iov[0].iov_base;
-    bool in_place = m->msg_iovlen == 1 && b >= (uintptr_t)r->rx_lo &&
-                    b + total <= (uintptr_t)r->rx_hi;
-    if (q->n == DG_TXQ_SLOTS || total > DG_TXQ_MAX_DATAGRAM ||
-        (!in_place && total > DG_TXQ_BYTES - q->used)) {
-        send_queued(p, q); /* so the datagram going out now keeps its place */
-        return 0;
-    }
-    unsigned i = q->n++;
-    struct iovec *v = &q->iov[i];
-    if (in_place) {
-        *v = m->msg_iov[0];
+    send_queued(p, q);
+    return -1;
+}
+
+/* Take a queue entry for a datagram of len bytes to `to` (its buffer
+ * copied into the arena unless in_place). Returns the entry, or -1 when the
+ * datagram must go out at once: on an error (the send path returns and
+ * counts it), or when the queue has no room. Only the port whose read batch
+ * is being delivered gets here, so it is open and its queue exists. */
+static inline int reserve(dg_port *p, size_t len, bool in_place, const dg_addr *to)
+{
+    dg__txq *q = p->txq;
+    socklen_t namelen = 0;
+    if (p->connected) {
+        if (to && !dg_addr_equal(to, &p->peer))
+            return -1;
     } else {
-        *v = (struct iovec){q->arena + q->used, total};
-        for (size_t k = 0, off = 0; k < m->msg_iovlen; off += m->msg_iov[k++].iov_len)
-            if (m->msg_iov[k].iov_len)
-                memcpy(q->arena + q->used + off, m->msg_iov[k].iov_base, m->msg_iov[k].iov_len);
-        q->used += total;
+        if (!to || to->u.sa.sa_family != p->family)
+            return -1;
+        namelen = p->family == AF_INET ? sizeof to->u.in4 : sizeof to->u.in6;
     }
-    q->msgs[i].msg_hdr = (struct msghdr){.msg_iov = v, .msg_iovlen = 1};
-    if (m->msg_name) {
-        memcpy(&q->to[i], m->msg_name, m->msg_namelen);
-        q->msgs[i].msg_hdr.msg_name = &q->to[i];
-        q->msgs[i].msg_hdr.msg_namelen = m->msg_namelen;
-    }
-    return (int)total;
+    if (q->n == DG_TXQ_SLOTS || (!in_place && len > DG_TXQ_BYTES - q->used))
+        return queue_full(p, q);
+    unsigned i = q->n++;
+    q->bytes += len;
+    q->msgs[i].msg_hdr.msg_namelen = namelen;
+    if (namelen)
+        q->to[i] = *to;
+    return (int)i;
 }
 
 int dg_port_write_sequence(dg_port *p, const struct iovec *bufs, size_t n, const dg_addr *to)
@@ -273,10 +326,16 @@ int dg_port_write_sequence(dg_port *p, const struct iovec *bufs, size_t n, const
         return -EBADF;
     struct msghdr m;
     int rc = dg__tx_check(p, bufs, n, to, &m);
-    if (rc >= 0 && p->r->tx_batch_port == p && p->txq && !p->txq->reporting && n) {
-        int queued = enqueue(p, p->txq, &m, (size_t)rc);
-        if (queued)
-            return queued;
+    if (rc >= 0 && rc <= DG_TXQ_MAX_DATAGRAM && p->r->tx_batch_port == p) {
+        int i = reserve(p, (size_t)rc, false, to);
+        if (i >= 0) {
+            dg__txq *q = p->txq;
+            q->iov[i] = (struct iovec){q->arena + q->used, (size_t)rc};
+            for (size_t k = 0; k < n; q->used += bufs[k++].iov_len)
+                if (bufs[k].iov_len)
+                    memcpy(q->arena + q->used, bufs[k].iov_base, bufs[k].iov_len);
+            return rc;
+        }
     }
     if (rc >= 0)
         rc = dg__tx_sendmsg(p, &m);
@@ -289,8 +348,33 @@ int dg_port_write_sequence(dg_port *p, const struct iovec *bufs, size_t n, const
     return rc;
 }
 
-int dg_port_write(dg_port *p, const void *data, size_t len, const dg_addr *to)
+__attribute__((noinline)) static int write_now(dg_port *p, const void *data, size_t len,
+                                               const dg_addr *to)
 {
     struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
     return dg_port_write_sequence(p, &iov, 1, to);
+}
+
+int dg_port_write(dg_port *p, const void *data, size_t len, const dg_addr *to)
+{
+    if (!p || p->r->tx_batch_port != p || len > DG_TXQ_MAX_DATAGRAM || (!data && len))
+        return write_now(p, data, len, to);
+    /* The batch's path: a reply from the receive buffers is queued as it
+     * is; others are copied. */
+    dg_reactor *r = p->r;
+    uintptr_t b = (uintptr_t)data;
+    bool in_place = b >= (uintptr_t)r->rx.lo && b + len <= (uintptr_t)r->rx.hi;
+    int i = reserve(p, len, in_place, to);
+    if (i < 0)
+        return write_now(p, data, len, to);
+    dg__txq *q = p->txq;
+    if (in_place) {
+        q->iov[i] = (struct iovec){(void *)data, len};
+    } else {
+        q->iov[i] = (struct iovec){q->arena + q->used, len};
+        if (len)
+            memcpy(q->arena + q->used, data, len);
+        q->used += len;
+    }
+    return (int)len;
 }
