@@ -13,7 +13,7 @@ JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
 # What the build and the tests need, by Debian package name.
-DEB_PACKAGES = cmake make gcc clang pkg-config libcmocka-dev python3-twisted socat valgrind iproute2 dnsmasq-base procps libclang-rt-14-dev libinih-dev
+DEB_PACKAGES = cmake make gcc clang pkg-config libcmocka-dev python3-twisted socat valgrind iproute2 dnsmasq-base procps libclang-rt-14-dev libinih-dev ethtool
 
 .PHONY: all build run test test-asan test-valgrind test-clang test-tsan fuzz soak deps install clean bench
 

@@ -138,6 +138,8 @@ int dg_port_write_segments(dg_port *p, const void *data, size_t len, size_t segm
         dg__tx_count_error(p, rc);
         return rc;
     }
+    /* What this callback queued by write batching leaves first, in order. */
+    dg__port_send_queued(p);
     const unsigned char *d = data;
     size_t off = 0, sent = 0;
     size_t per_gso = DG_GSO_MAX_BYTES / segment_size;
@@ -156,9 +158,11 @@ int dg_port_write_segments(dg_port *p, const void *data, size_t len, size_t segm
                 p->gso = false;
                 dg__log(p->r, "(UDP Port %d) GSO refused by the device; using sendmmsg", p->number);
                 continue;
-            } else if (rc == -EINVAL) {
-                /* A segment larger than the path's MTU allows: this call's
-                 * datagrams go one by one (and the kernel fragments them). */
+            } else if (rc == -EMSGSIZE || rc == -EINVAL) {
+                /* A segment larger than the path's MTU (the kernel makes no
+                 * segments the device would fragment), or a socket it will
+                 * not segment for: this call's datagrams go one by one,
+                 * fragmented where need be. */
                 per_gso = 0;
                 continue;
             }
