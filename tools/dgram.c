@@ -66,7 +66,8 @@ static void print_stats(const server *s, const char *when)
         {"tx_errors", st.tx_errors}, {"tx_err_again", st.tx_err_again},
         {"tx_err_nobufs", st.tx_err_nobufs}, {"tx_err_msgsize", st.tx_err_msgsize},
         {"tx_err_refused", st.tx_err_refused}, {"tx_err_other", st.tx_err_other},
-        {"refused", st.refused}};
+        {"tx_deferred_errors", st.tx_deferred_errors}, {"tx_syscalls", st.tx_syscalls},
+        {"tx_gso_sends", st.tx_gso_sends}, {"refused", st.refused}};
     char line[768];
     int n = snprintf(line, sizeof line, "dgram %s: stats %s:", args_command_name(s->a->cmd), when);
     for (size_t i = 0; i < sizeof f / sizeof f[0] && n > 0 && (size_t)n < sizeof line; i++)
@@ -77,7 +78,11 @@ static void print_stats(const server *s, const char *when)
 
 static void server_start(dg_protocol *self)
 {
-    DG_CONTAINER_OF(self, server, proto)->port = self->transport;
+    server *s = DG_CONTAINER_OF(self, server, proto);
+    s->port = self->transport;
+    /* The replies to one read batch leave in one sendmmsg. */
+    if (s->a->cmd == CMD_ECHO)
+        dg_port_set_write_batching(s->port, true);
 }
 
 /* The port has closed; its memory, and so its final counts, live until
@@ -120,8 +125,19 @@ static void server_received(dg_protocol *self, const void *data, size_t len, con
         fprintf(stderr, "dgram echo: reply to %s:%d: %s\n", host, dg_addr_port(from), dg_strerror(rc));
 }
 
+/* A batched reply the kernel refused: reported as one refused at once. */
+static void server_write_failed(dg_protocol *self, int err, const void *data, size_t len,
+                                const dg_addr *to)
+{
+    (void)self, (void)data, (void)len;
+    char host[DG_ADDR_STRLEN];
+    dg_addr_format_host(to, host, sizeof host);
+    fprintf(stderr, "dgram echo: reply to %s:%d: %s\n", host, dg_addr_port(to), dg_strerror(err));
+}
+
 static const dg_protocol_ops echo_ops = {.name = "Echo", .start_protocol = server_start,
-    .stop_protocol = server_stop, .datagram_received = server_received};
+    .stop_protocol = server_stop, .datagram_received = server_received,
+    .write_failed = server_write_failed};
 static const dg_protocol_ops listen_ops = {.name = "Listen", .start_protocol = server_start,
     .stop_protocol = server_stop, .datagram_received = server_received};
 

@@ -104,8 +104,8 @@ static const char server_options[] =
     "    --stats\n"
     "           Print the port's counters on stderr, as one line of name=value\n"
     "           pairs (datagrams and bytes received and sent, truncated, kernel\n"
-    "           drops, send errors by kind, refusals; docs/reliability.md), on\n"
-    "           SIGUSR1 and at exit.\n"
+    "           drops, send errors by kind, send syscalls, refusals;\n"
+    "           docs/reliability.md), on SIGUSR1 and at exit.\n"
     "    -h, --help\n"
     "           Print this page and exit.\n"
     "\n";
@@ -127,6 +127,10 @@ static const char *const page_echo[] = {
     "    A datagram longer than --max-packet-size arrives truncated; it is\n"
     "    printed and echoed truncated (never more bytes than were received), and\n"
     "    a note goes to stderr.\n"
+    "\n"
+    "    The replies to the datagrams of one read leave in one sendmmsg()\n"
+    "    (dg_port_set_write_batching()); a reply the kernel refuses is reported\n"
+    "    on stderr all the same, as 'dgram echo: reply to HOST:PORT: ERROR'.\n"
     "\n",
     server_options,
     exit_status,
