@@ -7,6 +7,12 @@
  *                                            warm-up included>"
  *   loadgen ingest PORT SIZE SECONDS         send as fast as possible, one way;
  *                                            prints "SENT <n> <seconds>"
+ *   loadgen pingmany SIZE COUNT WARMUP PORT...
+ *                                            as ping, one in flight in all, but
+ *                                            to each port in turn, so that every
+ *                                            server is timed under the same
+ *                                            conditions; prints one
+ *                                            "RTT <port> <p50> <p99> <lost>" each
  *   loadgen ping   PORT SIZE COUNT WARMUP [GAP_US]
  *                                            one in flight; prints
  *                                            "RTT <p50 us> <p99 us> <lost>"
@@ -170,8 +176,52 @@ static int ping(int port, size_t size, int count, int warmup, long gap_us)
     return 0;
 }
 
+#define MAX_PORTS 8
+
+static int pingmany(size_t size, int count, int warmup, int nports, char **ports)
+{
+    if (nports < 1 || nports > MAX_PORTS)
+        return 2;
+    int fd[MAX_PORTS], lost[MAX_PORTS] = {0}, n[MAX_PORTS] = {0};
+    double *rtt[MAX_PORTS];
+    struct timeval tv = {.tv_usec = 200000};
+    for (int k = 0; k < nports; k++) {
+        fd[k] = connect_to(atoi(ports[k]));
+        setsockopt(fd[k], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        rtt[k] = malloc((size_t)count * sizeof *rtt[k]);
+    }
+    unsigned char out[SLOT], in[SLOT];
+    memset(out, 'p', sizeof out);
+    for (int i = 0; i < warmup + count; i++) {
+        for (int k = 0; k < nports; k++) {
+            if (lost[k] > 10)
+                continue; /* that server is gone */
+            double t0 = now();
+            if (send(fd[k], out, size, 0) < 0 || recv(fd[k], in, sizeof in, 0) < 0) {
+                lost[k]++;
+                continue;
+            }
+            if (i >= warmup)
+                rtt[k][n[k]++] = now() - t0;
+        }
+    }
+    for (int k = 0; k < nports; k++) {
+        if (n[k] == 0) {
+            printf("RTT %s nan nan %d\n", ports[k], lost[k]);
+        } else {
+            qsort(rtt[k], (size_t)n[k], sizeof *rtt[k], cmp_double);
+            printf("RTT %s %.2f %.2f %d\n", ports[k], rtt[k][n[k] / 2] * 1e6,
+                   rtt[k][(size_t)n[k] * 99 / 100] * 1e6, lost[k]);
+        }
+        free(rtt[k]);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 6 && strcmp(argv[1], "pingmany") == 0)
+        return pingmany((size_t)atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), argc - 5, argv + 5);
     if (argc == 6 && strcmp(argv[1], "echo") == 0)
         return echo(atoi(argv[2]), (size_t)atoi(argv[3]), atoi(argv[4]), atof(argv[5]));
     if (argc == 5 && strcmp(argv[1], "ingest") == 0)
@@ -180,6 +230,6 @@ int main(int argc, char **argv)
         return ping(atoi(argv[2]), (size_t)atoi(argv[3]), atoi(argv[4]), atoi(argv[5]),
                     argc == 7 ? atol(argv[6]) : 0);
     fprintf(stderr, "usage: loadgen echo PORT SIZE WINDOW SECONDS | ingest PORT SIZE SECONDS"
-                    " | ping PORT SIZE COUNT WARMUP [GAP_US]\n");
+                    " | ping PORT SIZE COUNT WARMUP [GAP_US] | pingmany SIZE COUNT WARMUP PORT...\n");
     return 2;
 }

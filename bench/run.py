@@ -169,11 +169,6 @@ def measure_round(srv, rnd, seconds, res, rss):
                     res.setdefault(("echo", size), {}).setdefault(name, []).append(int(m[1]))
                     res.setdefault(("cpu", size), {}).setdefault(name, []).append(
                         (c1 - c0) * 1e9 / max(int(m[3]), 1))
-            out = loadgen(["ping", s.port, 64, PING_COUNT, PING_WARMUP], "latency (one in flight)")
-            m = re.search(r"RTT ([\d.]+) ([\d.]+)", out)
-            if m:
-                res.setdefault(("p50",), {}).setdefault(name, []).append(float(m[1]))
-                res.setdefault(("p99",), {}).setdefault(name, []).append(float(m[2]))
         finally:
             out, kib = s.stop()
         rss[name] = max(rss.get(name, 0), kib or 0)
@@ -192,6 +187,30 @@ def measure_round(srv, rnd, seconds, res, rss):
         if m and c:
             res.setdefault(("ingest",), {}).setdefault(name, []).append(int(c[1]) / float(m[2]))
             res.setdefault(("offered",), {}).setdefault(name, []).append(int(m[1]) / float(m[2]))
+
+
+def measure_latency(srv, res):
+    """One datagram in flight, to every server in turn (all started, all
+    pinned to the server CPU, each idle while another is pinged), so that
+    each server's round trips are timed under the same conditions: this
+    machine's latency drifts by more than the servers differ."""
+    servers = []
+    try:
+        for name, argv in srv:
+            servers.append((name, Server(pin(SERVER_CPU, argv + ["PORT", "--seconds", "120"]),
+                                         "server " + name)))
+        ports = [str(s.port) for _, s in servers]
+        argv = pin(GEN_CPU, [LOADGEN, "pingmany", "64", str(PING_COUNT), str(PING_WARMUP)])
+        note_command("latency (one in flight, each server in turn)", argv + ["PORT..."])
+        out = subprocess.run(argv + ports, capture_output=True, text=True, timeout=120).stdout
+    finally:
+        for _, s in servers:
+            s.stop()
+    for name, s in servers:
+        m = re.search(r"RTT %d ([\d.]+) ([\d.]+)" % s.port, out)
+        if m:
+            res.setdefault(("p50",), {}).setdefault(name, []).append(float(m[1]))
+            res.setdefault(("p99",), {}).setdefault(name, []).append(float(m[2]))
 
 
 def callgrind_total(path):
@@ -445,7 +464,7 @@ def main():
     global PIN, LOADGEN
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--build", default="build-bench")
-    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--runs", type=int, default=5)
     p.add_argument("--seconds", type=float, default=1.0, help="measured seconds per scenario")
     p.add_argument("--no-callgrind", action="store_true")
     p.add_argument("--out", help="also write the report (markdown) here")
@@ -471,6 +490,7 @@ def main():
     for rnd in range(a.runs if "echo" in RUN else 0):
         print("round %d/%d ..." % (rnd + 1, a.runs), file=sys.stderr, flush=True)
         measure_round(srv, rnd, a.seconds, res, rss)
+        measure_latency(srv, res)
     if "timers" in RUN:
         print("timers ...", file=sys.stderr, flush=True)
         measure_timers(a.build, a.runs, res)
