@@ -87,6 +87,10 @@ int main(int argc, char **argv)
     const char *unbatched = getenv("DGRAM_BENCH_UNBATCHED");
     if (!(unbatched && *unbatched == '1'))
         dg_port_set_write_batching(port, true);
+    /* DGRAM_BENCH_GRO=1: a bulk receiver's GRO (bench/run.py's bulk scenario). */
+    const char *gro = getenv("DGRAM_BENCH_GRO");
+    if (gro && *gro == '1' && (err = dg_port_set_gro(port, true)) < 0)
+        fprintf(stderr, "echo_dgram: GRO: %s\n", dg_strerror(err));
     dg_call_later(r, a.seconds, expire, r);
     bench_ready();
     dg_reactor_run(r);

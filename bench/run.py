@@ -334,6 +334,30 @@ def measure_bulk(build, rounds, seconds, res):
             res.setdefault(("bulk", mode), {}).setdefault(who, []).append(rate)
             res.setdefault(("bulk_rx", mode), {}).setdefault(who, []).append(
                 rate * min(int(c[1]) / max(sent, 1), 1.0))
+        # The receiving side: the same GSO sender into dgram's own sink, with
+        # and without GRO (trains cut apart by the library).
+        dsink = os.path.join(build, "bench", "bench_echo_dgram")
+        for gro in rotated([1, 0], rnd):
+            s = Server(pin(SERVER_CPU, ["env", "DGRAM_BENCH_GRO=%d" % gro, dsink, "PORT", "--sink",
+                                        "--seconds", "60"]),
+                       "bulk sink dgram, GRO %s" % ("on" if gro else "off"))
+            try:
+                cmd = pin(GEN_CPU, [bulk, str(s.port), "--seconds", str(seconds)])
+                note_command("bulk send gso into the dgram sink", [bulk_a if bulk_a != str(s.port)
+                                                                    else "PORT" for bulk_a in cmd])
+                out = subprocess.run(cmd, capture_output=True, text=True, timeout=30 + seconds).stdout
+                time.sleep(0.1)
+            finally:
+                sout, _ = s.stop()
+            m, c = re.search(r"SENT (\d+) ([\d.]+)(?: TOTAL (\d+))?", out), re.search(r"COUNT (\d+)", sout)
+            if m and c and float(m[2]):
+                sent = int(m[3]) if m[3] else int(m[1])
+                got = int(m[1]) / float(m[2]) * min(int(c[1]) / max(sent, 1), 1.0)
+                rates[("sink", gro)] = got
+                res.setdefault(("bulk_sink", gro), {}).setdefault("dgram", []).append(got)
+        if ("sink", 1) in rates and ("sink", 0) in rates:
+            res.setdefault(("bulk_gro_gain",), {}).setdefault("dgram", []).append(
+                rates[("sink", 1)] / rates[("sink", 0)])
         if ("gso", "dgram") in rates and ("mmsg", "dgram") in rates:
             res.setdefault(("bulk_gain",), {}).setdefault("dgram", []).append(
                 rates[("gso", "dgram")] / rates[("mmsg", "dgram")])
@@ -359,6 +383,9 @@ ROWS = [
     (("bulk", "mmsg"), "bulk send 1200 B, sendmmsg, datagrams/s", "{:,.0f}", True),
     (("bulk_rx", "mmsg"), "  received by the sink, datagrams/s", "{:,.0f}", True),
     (("bulk_gain",), "bulk send: GSO ÷ sendmmsg", "{:.2f}", True),
+    (("bulk_sink", 1), "bulk GSO into dgram's sink, GRO on, received/s", "{:,.0f}", True),
+    (("bulk_sink", 0), "bulk GSO into dgram's sink, GRO off, received/s", "{:,.0f}", True),
+    (("bulk_gro_gain",), "bulk receive: GRO on ÷ off", "{:.2f}", True),
 ]
 PEERS = ["raw", "libuv", "libevent", "twisted"]
 

@@ -382,6 +382,19 @@ int dg_port_write_segments(dg_port *p, const void *data, size_t len, size_t segm
 int dg_port_set_gso(dg_port *p, bool on);
 int dg_port_get_gso(const dg_port *p);
 
+/* UDP GRO for bulk receivers, off by default: the kernel may hand the port
+ * a train of datagrams from one sender as one read (Linux 5.0 on; on
+ * loopback, what a GSO sender sent), which saves their trips through the
+ * stack one by one. The library cuts the train apart again: datagram_received
+ * sees each datagram as sent, and each counts in rx_datagrams
+ * (rx_gro_trains counts the trains). A train needs a 64 KiB receive slot, so
+ * turning it on makes the reactor's shared slots that long, which cuts every
+ * port's read batch to 4 datagrams (docs/performance.md). -EOPNOTSUPP where
+ * the kernel lacks it, -ENOMEM, -EBADF (NULL or closed port), -ENOTCONN (a
+ * name lookup under way); get returns 1 or 0, or a negative errno. */
+int dg_port_set_gro(dg_port *p, bool on);
+int dg_port_get_gro(const dg_port *p);
+
 /* Connect to an IP literal: only that peer's datagrams arrive, and writes
  * need no address. -EINVAL for a hostname or a bad port, -EISCONN if already
  * connected, -EAFNOSUPPORT for the other family. A failed connect leaves the
@@ -510,6 +523,7 @@ typedef struct dg_port_stats {
     uint64_t tx_deferred_errors; /* of tx_errors: found when a write batch was sent */
     uint64_t tx_syscalls;    /* send syscalls made: fewer than the datagrams when batched */
     uint64_t tx_gso_sends;   /* of tx_syscalls: sends that carried datagrams with GSO */
+    uint64_t rx_gro_trains;  /* GRO trains received and cut into their datagrams */
 } dg_port_stats;
 
 /* -EINVAL for a NULL port or out. Also works on a closed port while its

@@ -43,6 +43,7 @@ struct dg_port {
     struct dg__mc_name *mc_names; /* multicast calls waiting for names (multicast_names.c) */
     struct dg__txq *txq;    /* write batching, when on (udp_write.c) */
     bool gso;               /* dg_port_write_segments() tries UDP_SEGMENT (udp_gso.c) */
+    bool gro;               /* UDP_GRO on: trains arrive (udp_read.c) */
     dg_port *prev, *next;   /* reactor's live list */
     dg_port *pending_next;  /* reactor's pending list, or dead list once closed */
     /* The protocol's name, copied: "<Name not connected>" is formatted after

@@ -4,10 +4,16 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #ifdef __linux__
 #include <linux/sock_diag.h>
 #endif
 #include "reactor.h"
+
+#ifndef SOL_UDP
+#define SOL_UDP IPPROTO_UDP
+#endif
 
 /* Datagrams per recvmmsg call. libuv uses 20, quinn 32; the knee measured on
  * loopback is around 8-16 (see docs/performance.md). 32 bounds the buffer
@@ -18,9 +24,10 @@
  * datagrams never end its loop; we bound the count as well. */
 #define DG_RX_BUDGET_BYTES (256 * 1024)
 #define DG_RX_BUDGET_DATAGRAMS 256
-/* Per slot: room for the SO_RXQ_OVFL count, a multiple of the cmsg alignment,
- * so the slots' buffers can sit side by side after the messages. */
-#define DG_RX_CONTROL CMSG_SPACE(sizeof(uint32_t))
+/* Per slot: room for the SO_RXQ_OVFL count and a GRO train's segment size,
+ * a multiple of the cmsg alignment, so the slots' buffers can sit side by
+ * side after the messages. */
+#define DG_RX_CONTROL (CMSG_SPACE(sizeof(uint32_t)) + CMSG_SPACE(sizeof(int)))
 
 /* The kernel writes these back for the messages it fills: each slot is
  * made ready for the next read as it is delivered (or discarded). */
@@ -119,24 +126,83 @@ void dg__rx_count_drops(dg_port *p)
 #endif
 }
 
-/* Each datagram carries the socket's cumulative drop count when it was
- * queued (only once it is nonzero): count the difference from the last one
- * seen, so no drop is counted twice (envoy#15524 added the total each time). */
-static void count_drops(dg_port *p, struct msghdr *h)
+/* The datagram's control messages. Each datagram carries the socket's
+ * cumulative drop count when it was queued (only once it is nonzero): count
+ * the difference from the last one seen, so no drop is counted twice
+ * (envoy#15524 added the total each time). Returns the segment size of a
+ * GRO train, or 0. */
+static size_t read_control(dg_port *p, struct msghdr *h)
 {
-#ifdef SO_RXQ_OVFL
+    size_t segment = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL)
-            continue;
-        uint32_t total;
-        memcpy(&total, CMSG_DATA(c), sizeof total);
-        p->stats.rx_kernel_drops += (uint32_t)(total - p->kernel_drops);
-        p->kernel_drops = total;
-    }
-#else
-    (void)p;
-    (void)h;
+#ifdef SO_RXQ_OVFL
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+            uint32_t total;
+            memcpy(&total, CMSG_DATA(c), sizeof total);
+            p->stats.rx_kernel_drops += (uint32_t)(total - p->kernel_drops);
+            p->kernel_drops = total;
+        }
 #endif
+#ifdef UDP_GRO
+        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+            int size;
+            memcpy(&size, CMSG_DATA(c), sizeof size);
+            segment = size > 0 ? (size_t)size : 0;
+        }
+#endif
+    }
+    return segment;
+}
+
+/* One datagram to the protocol, cut to the port's max_packet_size. */
+static inline size_t deliver_one(dg_port *p, void *data, size_t len, bool cut, const dg_addr *from)
+{
+    if (cut || len > p->max_packet_size) {
+        len = len < p->max_packet_size ? len : p->max_packet_size;
+        p->cur_flags = DG_TRUNCATED;
+        p->stats.rx_truncated++;
+    }
+    p->stats.rx_datagrams++;
+    p->stats.rx_bytes += len;
+    const dg_protocol_ops *ops = p->proto->ops;
+    if (ops && ops->datagram_received)
+        ops->datagram_received(p->proto, data, len, from);
+    p->cur_flags = 0;
+    return len;
+}
+
+/* A GRO train of len bytes (real, before any cut to the slot): the
+ * sender's datagrams, each segment bytes but the last, delivered one by
+ * one. Those a callback's stop leaves undelivered, or that did not fit the
+ * slot, are counted in rx_discarded. */
+__attribute__((noinline)) static size_t deliver_train(dg_port *p, unsigned char *data, size_t len,
+                                                      size_t in_slot, size_t segment,
+                                                      const dg_addr *from)
+{
+    p->stats.rx_gro_trains++;
+    size_t bytes = 0, off = 0;
+    for (; off < len && p->state == DG__LISTENING; off += segment) {
+        size_t n = len - off < segment ? len - off : segment;
+        if (off + n > in_slot)
+            break;
+        bytes += deliver_one(p, data + off, n, false, from);
+    }
+    if (off < len)
+        p->stats.rx_discarded += (len - off + segment - 1) / segment;
+    return bytes;
+}
+
+/* Stopped by a callback: the datagrams in slots [i, got) left the kernel
+ * already; each is counted, a train's one by one. */
+__attribute__((noinline)) static void discard(dg_port *p, dg__rxset *s, unsigned i, unsigned got)
+{
+    for (; i < got; i++) {
+        struct msghdr *h = &s->msgs[i].msg_hdr;
+        size_t len = s->msgs[i].msg_len;
+        size_t segment = h->msg_controllen ? read_control(p, h) : 0;
+        p->stats.rx_discarded += segment && len > segment ? (len + segment - 1) / segment : 1;
+        reset(h);
+    }
 }
 
 /* Deliver the got datagrams the last read left in the slots, with the
@@ -152,30 +218,52 @@ static size_t deliver(dg_port *p, dg__rxset *s, unsigned got, unsigned *done)
     unsigned i = 0;
     for (; i < got && p->state == DG__LISTENING; i++) {
         struct msghdr *h = &s->msgs[i].msg_hdr;
-        size_t len = s->msgs[i].msg_len;
+        size_t len = s->msgs[i].msg_len, segment = 0;
         if (h->msg_controllen)
-            count_drops(p, h);
-        if ((h->msg_flags & MSG_TRUNC) || len > p->max_packet_size) {
-            len = p->max_packet_size;
-            p->cur_flags = DG_TRUNCATED;
-            p->stats.rx_truncated++;
-        }
+            segment = read_control(p, h);
+        bool cut = h->msg_flags & MSG_TRUNC;
         reset(h);
-        p->stats.rx_datagrams++;
-        p->stats.rx_bytes += len;
-        bytes += len;
-        const dg_protocol_ops *ops = p->proto->ops;
-        if (ops && ops->datagram_received)
-            ops->datagram_received(p->proto, s->iov[i].iov_base, len, &s->addrs[i]);
-        p->cur_flags = 0;
+        if (segment && len > segment)
+            bytes += deliver_train(p, s->iov[i].iov_base, len, cut ? s->slot_size : len, segment,
+                                   &s->addrs[i]);
+        else
+            bytes += deliver_one(p, s->iov[i].iov_base, len, cut, &s->addrs[i]);
     }
     r->tx_batch_port = NULL;
     if (p->txq)
         dg__port_flush(p);
     *done = i;
-    for (; i < got; i++)
-        reset(&s->msgs[i].msg_hdr);
+    if (i < got)
+        discard(p, s, i, got);
     return bytes;
+}
+
+int dg_port_set_gro(dg_port *p, bool on)
+{
+    if (!p || p->state == DG__CLOSED)
+        return -EBADF;
+    if (p->fd < 0)
+        return -ENOTCONN;
+#ifdef UDP_GRO
+    /* The slots first: a train cut short would lose datagrams. */
+    int rc = on ? dg__rx_reserve(&p->r->rx, DG_MAX_PACKET_SIZE_LIMIT) : 0;
+    if (rc < 0)
+        return rc;
+    int v = on;
+    if (setsockopt(p->fd, SOL_UDP, UDP_GRO, &v, sizeof v) < 0)
+        return errno == ENOPROTOOPT ? -EOPNOTSUPP : -errno;
+    p->gro = on;
+    return 0;
+#else
+    return on ? -EOPNOTSUPP : 0;
+#endif
+}
+
+int dg_port_get_gro(const dg_port *p)
+{
+    if (!p || p->state == DG__CLOSED)
+        return -EBADF;
+    return p->gro;
 }
 
 /* A receive error. Returns true to keep reading in this event. */
@@ -248,11 +336,8 @@ void dg__port_on_readable(dg_port *p, unsigned events)
         }
         unsigned done;
         bytes += deliver(p, s, (unsigned)got, &done);
-        if (done < (unsigned)got) {
-            /* Stopped by a callback: these left the kernel already. */
-            p->stats.rx_discarded += (unsigned)got - done;
-            return;
-        }
+        if (done < (unsigned)got)
+            return; /* stopped by a callback */
         count += (unsigned)got;
         if ((unsigned)got < want)
             return; /* the queue is empty: skip the recvmmsg that says EAGAIN */

@@ -67,7 +67,8 @@ static void print_stats(const server *s, const char *when)
         {"tx_err_nobufs", st.tx_err_nobufs}, {"tx_err_msgsize", st.tx_err_msgsize},
         {"tx_err_refused", st.tx_err_refused}, {"tx_err_other", st.tx_err_other},
         {"tx_deferred_errors", st.tx_deferred_errors}, {"tx_syscalls", st.tx_syscalls},
-        {"tx_gso_sends", st.tx_gso_sends}, {"refused", st.refused}};
+        {"tx_gso_sends", st.tx_gso_sends}, {"rx_gro_trains", st.rx_gro_trains},
+        {"refused", st.refused}};
     char line[768];
     int n = snprintf(line, sizeof line, "dgram %s: stats %s:", args_command_name(s->a->cmd), when);
     for (size_t i = 0; i < sizeof f / sizeof f[0] && n > 0 && (size_t)n < sizeof line; i++)

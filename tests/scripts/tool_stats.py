@@ -40,7 +40,7 @@ def stats():
             "tx_errors": 0, "tx_err_again": 0, "tx_err_nobufs": 0, "tx_err_msgsize": 0,
             "tx_err_refused": 0, "tx_err_other": 0, "tx_deferred_errors": 0,
             # one reply per read batch here: the client waits for each
-            "tx_syscalls": 3, "tx_gso_sends": 0, "refused": 0}
+            "tx_syscalls": 3, "tx_gso_sends": 0, "rx_gro_trains": 0, "refused": 0}
     check(f == want, "stats on SIGUSR1", f, want, server.describe())
     check(f["tx_bytes"] <= f["rx_bytes"], "echo sent more bytes than it received", f)
 
