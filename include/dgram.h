@@ -268,10 +268,11 @@ typedef struct dg_protocol_ops {
      * a datagram that dg_port_write() had queued. err is what the write
      * would have returned (-EAGAIN, -ENOBUFS, -EACCES, ...); data, len and
      * to (NULL on a connected port) are the datagram, valid only during the
-     * call. Runs when the batch is sent, after its datagram_received calls,
-     * never inside a write. It may write (sent at once) or close the port
-     * (then no further call follows). Each refusal is also counted in
-     * dg_port_stats, with or without this callback. */
+     * call. Runs when the batch is sent: after its datagram_received calls,
+     * or inside dg_port_close() or dg_port_set_write_batching(p, false) when
+     * one of those sends it; never inside a write. It may write (sent at
+     * once) or close the port (then no further call follows). Each refusal
+     * is also counted in dg_port_stats, with or without this callback. */
     void (*write_failed)(dg_protocol *self, int err, const void *data, size_t len,
                          const dg_addr *to);
 } dg_protocol_ops;
@@ -327,7 +328,8 @@ int dg_adopt_datagram_port(dg_reactor *r, int fd, int family, dg_protocol *proto
  *  -EDESTADDRREQ  no address on an unconnected port
  *  -EISCONN       another address on a connected port
  *  -EAFNOSUPPORT  an address of the other family (IPv4-mapped IPv6 is fine)
- *  -EMSGSIZE      larger than the protocol allows (65507 bytes over IPv4)
+ *  -EMSGSIZE      larger than the protocol allows (65507 bytes over IPv4,
+ *                 65527 over IPv6)
  *  -EAGAIN, -ENOBUFS  the kernel has no room now; nothing was queued
  *  -EACCES        a broadcast without dg_port_set_broadcast_allowed()
  *  -EINVAL        an address of no family, or NULL buffers
@@ -352,7 +354,9 @@ int dg_port_write_sequence(dg_port *p, const struct iovec *bufs, size_t n,
  * kernel is still returned then) and queued, and the write returns the byte
  * count. The replies written while one read batch is delivered then leave in
  * one sendmmsg(): after the batch, or sooner when the queue is full (64
- * datagrams or 64 KiB of copies), or when the port closes. A reply whose
+ * datagrams or 64 KiB of copies), or when the port closes or connects.
+ * Datagrams over 65507 bytes are not queued (sent at once, after the queue).
+ * A reply whose
  * buffer is the received datagram (or part of it) is not copied; other
  * buffers are, into the port's queue. The kernel's verdict comes with the
  * flush: each datagram it takes is counted in tx_datagrams, each it refuses

@@ -93,10 +93,16 @@ int dg_reactor_advance(dg_reactor *r, double seconds)
         return -EINVAL;
     r->fake_now += seconds;
     r->depth++;
+    /* Called inside datagram_received, the timers' writes are not that
+     * port's replies: they go at once, as from the loop. */
+    dg_port *batching = r->tx_batch_port;
+    r->tx_batch_port = NULL;
     /* Each pass runs what was due at its start; calls a pass schedules for
      * "now" run in the following pass, as Clock.advance() runs them too. */
     while (r->timers.len && dg__timers_first(&r->timers) <= r->fake_now)
         dg__timers_run(&r->timers, r->fake_now);
+    if (batching && batching->state != DG__CLOSED && batching->txq)
+        r->tx_batch_port = batching;
     r->depth--;
     return 0;
 }

@@ -427,7 +427,7 @@ static int udp_server_start(dg_service *s, void *arg)
 }
 
 /* Reading ends now; the close, and so stop_protocol, follows on the next
- * iteration. Writes are never queued, so nothing is left to flush. */
+ * iteration (which sends any replies write batching still holds). */
 static void udp_server_stop(dg_service *s, bool now, void *arg)
 {
     udp_server *u = arg;

@@ -247,6 +247,7 @@ int dg_port_connect(dg_port *p, const char *host, int port)
                           "this port", host, port);
     socklen_t len;
     const struct sockaddr *sa = dg_addr_sockaddr(&peer, &len);
+    dg__port_send_queued(p); /* replies written before the connect go first */
     if (connect(p->fd, sa, len) < 0)
         return dg__fail(r, -errno, "Couldn't connect to %s:%d", host, port);
     /* Only now: a failed connect leaves the port unconnected (Twisted sets

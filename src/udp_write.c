@@ -183,8 +183,9 @@ int dg_port_set_write_batching(dg_port *p, bool on)
         dg__port_flush(p);
         if (p->state == DG__CLOSED)
             return 0; /* write_failed closed it; the queue goes with the port */
-        free(q);
-        p->txq = NULL;
+        /* write_failed may have turned batching off too, and the flush freed
+         * the queue already. */
+        dg__txq_free(p);
     }
     return 0;
 }
@@ -337,8 +338,11 @@ int dg_port_write_sequence(dg_port *p, const struct iovec *bufs, size_t n, const
             return rc;
         }
     }
-    if (rc >= 0)
+    if (rc >= 0) {
+        if (p->r->tx_batch_port == p)
+            dg__port_send_queued(p); /* a write not queued leaves behind the queue */
         rc = dg__tx_sendmsg(p, &m);
+    }
     if (rc < 0) {
         dg__tx_count_error(p, rc);
         return rc;

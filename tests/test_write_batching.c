@@ -344,6 +344,61 @@ static void test_write_in_write_failed(void **state)
     dg_reactor_free(r);
 }
 
+/* datagram_received turns batching off with a refused reply queued, and
+ * write_failed, called from that flush, turns it off too: one queue, freed
+ * once. */
+static void unbatch(batcher *b)
+{
+    assert_int_equal(dg_port_set_write_batching(b->proto.transport, false), 0);
+}
+
+static void refused_then_unbatch(batcher *b, const void *data, size_t len, const dg_addr *from)
+{
+    (void)data, (void)len, (void)from;
+    assert_int_equal(dg_port_write(b->proto.transport, "b", 1, &b->target), 1);
+    unbatch(b);
+}
+
+static void test_unbatch_twice(void **state)
+{
+    (void)state;
+    dg_reactor *r = t_reactor(false);
+    batcher b;
+    dg_port *p = b_listen(r, &b, "127.0.0.1", refused_then_unbatch);
+    b.on_failed = unbatch;
+    b.target = t_addr("<broadcast>", 9);
+    int peer = queue_n("127.0.0.1", p, 1);
+    T_RUN_UNTIL(r, b.received == 1);
+    assert_int_equal(b.failed, 1);
+    assert_int_equal(t_stats(p).tx_deferred_errors, 1);
+    close(peer);
+    dg_reactor_free(r);
+}
+
+/* A reply too long to queue (legal over IPv6) leaves after those queued
+ * before it. */
+static void short_then_long(batcher *b, const void *data, size_t len, const dg_addr *from)
+{
+    static char big[65520];
+    assert_int_equal(dg_port_write(b->proto.transport, data, len, from), (int)len);
+    assert_int_equal(dg_port_write(b->proto.transport, big, sizeof big, from), (int)sizeof big);
+}
+
+static void test_unqueued_keeps_order(void **state)
+{
+    (void)state;
+    dg_reactor *r = t_reactor(false);
+    batcher b;
+    dg_port *p = b_listen(r, &b, "::1", short_then_long);
+    int peer = queue_n("::1", p, 1);
+    T_RUN_UNTIL(r, b.received == 1);
+    static char buf[65536];
+    assert_int_equal(t_peer_recv(peer, buf, sizeof buf, NULL), 1);
+    assert_int_equal(t_peer_recv(peer, buf, sizeof buf, NULL), 65520);
+    close(peer);
+    dg_reactor_free(r);
+}
+
 /* What datagram_received may do after queueing a reply: the reply still
  * leaves. */
 enum { ACT_CLOSE, ACT_STOP_LISTENING, ACT_STOP_REACTOR, ACT_UNBATCH };
@@ -530,6 +585,8 @@ int main(void)
         cmocka_unit_test(test_close_in_write_failed),
         cmocka_unit_test(test_write_in_write_failed),
         cmocka_unit_test(test_act_after_reply),
+        cmocka_unit_test(test_unbatch_twice),
+        cmocka_unit_test(test_unqueued_keeps_order),
         cmocka_unit_test(test_queue_overflow),
         cmocka_unit_test(test_outside_batch),
         cmocka_unit_test(test_connected),
