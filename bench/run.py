@@ -179,13 +179,17 @@ def measure_round(srv, rnd, seconds, res, rss):
     for name, argv in rotated(srv, rnd):
         s = Server(pin(SERVER_CPU, argv + ["PORT", "--sink", "--seconds", "120"]), "sink " + name)
         try:
+            c0 = s.cpu_seconds()
             out = loadgen(["ingest", s.port, 64, seconds], "ingest (one way, as fast as possible)")
             time.sleep(0.1)  # let the sink drain its queue
+            c1 = s.cpu_seconds()
         finally:
             sout, kib = s.stop()
         m, c = re.search(r"SENT (\d+) ([\d.]+)", out), re.search(r"COUNT (\d+)", sout)
         if m and c:
             res.setdefault(("ingest",), {}).setdefault(name, []).append(int(c[1]) / float(m[2]))
+            res.setdefault(("sinkcpu",), {}).setdefault(name, []).append(
+                (c1 - c0) * 1e9 / max(int(c[1]), 1))
             res.setdefault(("offered",), {}).setdefault(name, []).append(int(m[1]) / float(m[2]))
 
 
@@ -371,6 +375,7 @@ ROWS = [
     (("cpu", 1200), "server CPU per echo, 1200 B, ns", "{:,.0f}", False),
     (("ingest",), "ingest 64 B (sink), datagrams/s", "{:,.0f}", True),
     (("offered",), "  offered by the generator, datagrams/s", "{:,.0f}", True),
+    (("sinkcpu",), "sink CPU per datagram, 64 B, ns", "{:,.0f}", False),
     (("p50",), "latency p50, one in flight, us", "{:.1f}", False),
     (("p99",), "latency p99, one in flight, us", "{:.1f}", False),
     (("instr",), "user instructions per echo (callgrind)", "{:,.0f}", False),

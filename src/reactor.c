@@ -13,6 +13,9 @@
 /* Events taken from the backend per wait. Collected first, then dispatched,
  * so a callback that removes another descriptor is safe. */
 #define DG_MAX_EVENTS 256
+/* Timers due sooner than this after the last clock reading wake the loop by
+ * the wait's timeout, later ones by the timerfd (timer_wake.c). */
+#define DG_TFD_NEAR 0.001
 
 void dg_reactor_options_init(dg_reactor_options *o)
 {
@@ -54,6 +57,8 @@ int dg_reactor_new(const dg_reactor_options *o, dg_reactor **out)
     r->log_arg = o->log_arg;
     r->max_threads = o->threads;
     r->wake_rfd = r->wake_wfd = -1;
+    r->tfd = -1;
+    r->tfd_armed = INFINITY;
     r->thread_tail = &r->thread_calls;
     pthread_mutex_init(&r->lock, NULL);
 
@@ -80,6 +85,13 @@ static double monotonic(void)
 double dg_reactor_now(const dg_reactor *r)
 {
     return r->fake_clock ? r->fake_now : monotonic();
+}
+
+double dg__now(dg_reactor *r)
+{
+    if (r->fake_clock)
+        return r->fake_now;
+    return r->clock_seen = monotonic();
 }
 
 const char *dg_reactor_backend(const dg_reactor *r)
@@ -166,7 +178,7 @@ static int add_io(dg_reactor *r, int fd, unsigned bit, dg_io_fn fn, void *arg)
         return -EBADF;
     if (!fn)
         return -EINVAL;
-    if (fd == r->wake_rfd || fd == r->wake_wfd)
+    if (fd == r->wake_rfd || fd == r->wake_wfd || fd == r->tfd)
         return -EEXIST;
     /* poll() would take a closed descriptor and report POLLNVAL forever. */
     if (fcntl(fd, F_GETFD) < 0)
@@ -271,6 +283,10 @@ static int dispatch(dg_reactor *r, const dg__event *ev)
         r->woken = true;
         return 0;
     }
+    if (ev->fd == r->tfd) {
+        dg__tfd_fired(r);
+        return 0;
+    }
     if (ev->fd >= r->nwatchers)
         return 0;
     dg__watcher *w = &r->watchers[ev->fd];
@@ -303,11 +319,19 @@ static int dispatch(dg_reactor *r, const dg__event *ev)
 static int wait_timeout(dg_reactor *r, int timeout_ms, double now)
 {
     /* Calls from threads need no check here: posting one wakes the wait. */
+    r->timer_by_fd = false;
     if (r->pending || r->stopping)
         return 0;
     if (r->fake_clock || r->timers.len == 0)
         return timeout_ms;
-    double ms = (dg__timers_first(&r->timers) - (now >= 0 ? now : monotonic())) * 1000.0;
+    double first = dg__timers_first(&r->timers);
+    /* Armed for the first timer already (the usual case), or worth arming. */
+    if (first >= r->tfd_armed ||
+        (first >= (now >= 0 ? now : r->clock_seen) + DG_TFD_NEAR && dg__tfd_wait(r, first))) {
+        r->timer_by_fd = true;
+        return timeout_ms;
+    }
+    double ms = (first - (now >= 0 ? now : dg__now(r))) * 1000.0;
     if (ms <= 0)
         return 0;
     /* Rounded up, so a timer is never polled for just before it is due. */
@@ -336,8 +360,11 @@ static int iterate(dg_reactor *r, int timeout_ms, double *now)
             r->stopping = true;
     }
     *now = -1;
-    if (!r->fake_clock && r->timers.len) {
-        double t = monotonic();
+    /* With the timerfd set for the first timer, nothing is due unless it
+     * fired: no clock to read. */
+    if (!r->fake_clock && r->timers.len && (!r->timer_by_fd || r->tfd_fired)) {
+        r->tfd_fired = false;
+        double t = dg__now(r);
         if (dg__timers_first(&r->timers) <= t)
             n += dg__timers_run(&r->timers, t);
         else
@@ -408,6 +435,7 @@ void dg_reactor_free(dg_reactor *r)
     r->depth--;
     dg__signals_remove(r);
     dg__wakeup_free(r);
+    dg__tfd_free(r);
     if (r->backend->destroy)
         r->backend->destroy(r);
     dg__timers_free(&r->timers);

@@ -51,6 +51,12 @@ struct dg_reactor {
     dg_port *pending;      /* ports with work for the next iteration (close, refusal) */
     dg_port *dead;         /* closed ports, freed at the end of the iteration */
     bool woken;            /* the wake-up descriptor fired this iteration */
+    /* Timers not due soon wake the loop through a timerfd (timer_wake.c). */
+    int tfd;               /* -1: not opened yet; -2: none to be had */
+    double tfd_armed;      /* the due time it is armed for, or INFINITY */
+    bool tfd_fired;        /* it fired this iteration */
+    bool timer_by_fd;      /* this iteration's wait has no timeout for the timers */
+    double clock_seen;     /* the clock's last reading (seconds) */
     dg__rx rx;             /* receive buffers shared by every port */
     /* The port whose read batch is being delivered: its writes may be
      * batched (udp_write.c). */
@@ -106,6 +112,14 @@ void dg__pool_free(dg_reactor *r);
 int dg__signals_install(dg_reactor *r);
 void dg__signals_remove(dg_reactor *r);
 bool dg__signals_take(dg_reactor *r);
+/* Arm the timerfd for due (the loop checks first whether it is armed for an
+ * earlier time: then it fires no later than due, at worst spuriously).
+ * False: no timerfd, use a timeout. */
+bool dg__tfd_wait(dg_reactor *r, double due);
+void dg__tfd_fired(dg_reactor *r);
+void dg__tfd_free(dg_reactor *r);
+/* The clock (or the fake one), noted in clock_seen. */
+double dg__now(dg_reactor *r);
 
 #pragma GCC visibility pop
 

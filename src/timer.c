@@ -96,7 +96,7 @@ dg_call *dg_call_later(dg_reactor *r, double delay, dg_call_fn fn, void *arg)
         t->free_list = c->next_free;
     else if (!(c = malloc(sizeof *c)))
         return NULL;
-    *c = (dg_call){.when = dg_reactor_now(r) + delay, .fn = fn, .arg = arg, .r = r,
+    *c = (dg_call){.when = dg__now(r) + delay, .fn = fn, .arg = arg, .r = r,
                    .state = CALL_ACTIVE};
     if (heap_push(t, c) < 0) {
         free(c);
@@ -126,7 +126,7 @@ int dg_call_reset(dg_call *c, double delay)
     dg__timers *t = &c->r->timers;
     if (c->state == CALL_ACTIVE)
         heap_remove(t, c);
-    c->when = dg_reactor_now(c->r) + delay;
+    c->when = dg__now(c->r) + delay;
     /* A fresh seq: a reset call runs after calls already due at the same time.
      * Only a running call can fail here (the heap may need to grow); it then
      * stays running and is released when its callback returns. */

@@ -319,6 +319,51 @@ static void test_wait_until_timer(void **state)
     dg_reactor_free(r);
 }
 
+/* A timer not due soon wakes the loop through a timerfd, armed at its due
+ * time: re-armed for an earlier timer, left armed (a spurious wake-up at
+ * worst) for a later one, never firing a call early, and closed with the
+ * reactor. */
+static bool early;
+
+static void check_not_early(dg_call *c, void *arg)
+{
+    (void)arg;
+    if (dg_reactor_now(dg_call_reactor(c)) < dg_call_time(c))
+        early = true;
+    ticks++;
+}
+
+static void test_timer_wakeups(void **state)
+{
+    (void)state;
+    int fds = t_open_fds();
+    dg_reactor *r = t_reactor(false);
+    ticks = 0;
+    early = false;
+    dg_call *far = later(r, 30, check_not_early, 0);
+    assert_int_equal(dg_reactor_run_once(r, 0), 0); /* armed for 30 s */
+    later(r, 0.03, check_not_early, 0);             /* earlier: armed again */
+    assert_int_equal(dg_reactor_run_once(r, -1), 1);
+    assert_int_equal(ticks, 1);
+
+    /* The armed one cancelled: a later one still runs, on time. */
+    dg_call *soon = later(r, 0.02, check_not_early, 0);
+    assert_int_equal(dg_reactor_run_once(r, 0), 0);
+    assert_int_equal(dg_call_cancel(soon), 0);
+    later(r, 0.04, check_not_early, 0);
+    int turns = 0;
+    while (ticks < 2 && turns < 100) {
+        assert_true(dg_reactor_run_once(r, -1) >= 0);
+        turns++;
+    }
+    assert_int_equal(ticks, 2);
+    assert_true(turns <= 2); /* the cancelled one's wake-up, then this one */
+    assert_false(early);
+    assert_int_equal(dg_call_cancel(far), 0);
+    dg_reactor_free(r);
+    assert_int_equal(t_open_fds(), fds);
+}
+
 /* Many calls, half cancelled and some reset: the heap keeps its order. */
 #define MANY 100000
 static double many_when[MANY];
@@ -393,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_zero_delay_next_pass_real),
         cmocka_unit_test(test_real_clock_run),
         cmocka_unit_test(test_wait_until_timer),
+        cmocka_unit_test(test_timer_wakeups),
         cmocka_unit_test(test_many),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
