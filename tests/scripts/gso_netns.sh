@@ -14,26 +14,12 @@ set -u
 BUILD=${DGRAM_BUILD:?DGRAM_BUILD not set}
 DRIVER=$BUILD/tests/ns_gso
 WRAP=${DGRAM_WRAP:-}
-A=dggsoA.$$
-B=dggsoB.$$
+. "$(dirname "$0")/tool_lib/netns_pair.sh"
 N=150
 SEG=1200
-
-if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root to make network namespaces"; exit 77; fi
 command -v ethtool >/dev/null || { echo "SKIP: no ethtool (Debian package ethtool)"; exit 77; }
-if ! ip netns add "$A" 2>/dev/null; then echo "SKIP: cannot make network namespaces"; exit 77; fi
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
-    ip netns del "$A" 2>/dev/null
-    ip netns del "$B" 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+netns_pair dggso
 [ -x "$DRIVER" ] || { echo "FAIL: $DRIVER not built"; exit 1; }
-
-ip netns add "$B" || exit 1
 ip link add vA netns "$A" type veth peer name vB netns "$B" || exit 1
 setup() { # ns dev v4 v6
     ip netns exec "$1" sh -e -c "

@@ -11,23 +11,9 @@ set -u
 BUILD=${DGRAM_BUILD:?DGRAM_BUILD not set}
 DRIVER=$BUILD/tests/ns_multicast
 WRAP=${DGRAM_WRAP:-}
-A=dgmcA.$$
-B=dgmcB.$$
-
-if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root to make network namespaces"; exit 77; fi
-if ! ip netns add "$A" 2>/dev/null; then echo "SKIP: cannot make network namespaces"; exit 77; fi
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
-    ip netns del "$A" 2>/dev/null
-    ip netns del "$B" 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/tool_lib/netns_pair.sh"
+netns_pair dgmc
 [ -x "$DRIVER" ] || { echo "FAIL: $DRIVER not built"; exit 1; }
-
-ip netns add "$B" || exit 1
 inA() { ip netns exec "$A" "$@"; }
 inB() { ip netns exec "$B" "$@"; }
 ip link add vA netns "$A" type veth peer name vB netns "$B" || exit 1
