@@ -498,3 +498,15 @@ int t_connect_fail(dg_reactor *r, t_rec *rec, const char *host, int port,
     assert_null(rec->proto.transport);
     return rec->failed_err;
 }
+
+int t_queue_n(const char *ip, dg_port *p, int n)
+{
+    int peer = t_peer(ip, NULL);
+    char msg[12];
+    for (int i = 0; i < n; i++) {
+        int len = snprintf(msg, sizeof msg, "%d", i);
+        t_peer_send(peer, msg, (size_t)len, ip, t_port_number(p));
+    }
+    t_settle(peer, ip);
+    return peer;
+}

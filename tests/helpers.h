@@ -130,6 +130,10 @@ short t_poll_now(int fd);
  * a marker from peer_fd to a fresh socket on ip and wait for it (loopback
  * delivers in order). */
 void t_settle(int peer_fd, const char *ip);
+/* Queue n datagrams "0", "1", ... on port p from a new peer on ip, all
+ * before the reactor turns (so one read batch holds them); returns the
+ * peer, for the test to close. */
+int t_queue_n(const char *ip, dg_port *p, int n);
 /* Make fd's receive buffer at least bytes (SO_RCVBUFFORCE when allowed). */
 void t_rcvbuf(int fd, int bytes);
 

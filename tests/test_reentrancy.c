@@ -10,19 +10,6 @@
 
 static const char *const ips[] = {"127.0.0.1", "::1"};
 
-/* Queue n datagrams "0", "1", ... on port from a new peer; returns it. */
-static int queue_n(const char *ip, dg_port *p, int n)
-{
-    int peer = t_peer(ip, NULL);
-    char msg[8];
-    for (int i = 0; i < n; i++) {
-        int len = snprintf(msg, sizeof msg, "%d", i);
-        t_peer_send(peer, msg, (size_t)len, ip, t_port_number(p));
-    }
-    t_settle(peer, ip);
-    return peer;
-}
-
 /* (a) Echo from inside datagram_received. */
 static void echo(t_rec *rec)
 {
@@ -85,7 +72,7 @@ static void test_stop_listening_mid_batch(void **state)
         t_rec_init(&rec, "Server");
         rec.on_datagram = stop_on_first;
         dg_port *p = t_listen(r, &rec, ips[f]);
-        int peer = queue_n(ips[f], p, 5);
+        int peer = t_queue_n(ips[f], p, 5);
         done_calls = 0;
         T_RUN_UNTIL(r, done_calls == 1);
         assert_int_equal(rec.npackets, 1);
@@ -129,7 +116,7 @@ static void test_reactor_stop_mid_batch(void **state)
         t_rec_init(&rec, "Server");
         rec.on_datagram = stop_reactor;
         dg_port *p = t_listen(r, &rec, ips[f]);
-        int peer = queue_n(ips[f], p, 5);
+        int peer = t_queue_n(ips[f], p, 5);
         timed_out = false;
         dg_call *w = dg_call_later(r, T_DEADLINE, watchdog, NULL);
         assert_non_null(w);
@@ -209,7 +196,7 @@ static void test_close_and_free_in_datagram(void **state)
         o.interface = ips[f];
         dg_port *p;
         assert_int_equal(dg_listen_udp(r, 0, &h->proto, &o, &p), 0);
-        int peer = queue_n(ips[f], p, 3);
+        int peer = t_queue_n(ips[f], p, 3);
         T_RUN_UNTIL(r, stopped == 1);
         t_turn(r, 2);
         assert_int_equal(received, 1);

@@ -83,19 +83,6 @@ static dg_port *b_listen(dg_reactor *r, batcher *b, const char *ip, on_datagram_
     return p;
 }
 
-/* Queue n datagrams "0", "1", ... on port p from a new peer; returns it. */
-static int queue_n(const char *ip, dg_port *p, int n)
-{
-    int peer = t_peer(ip, NULL);
-    char msg[8];
-    for (int i = 0; i < n; i++) {
-        int len = snprintf(msg, sizeof msg, "%d", i);
-        t_peer_send(peer, msg, (size_t)len, ip, t_port_number(p));
-    }
-    t_settle(peer, ip);
-    return peer;
-}
-
 /* Expect n datagrams on peer, "0", "1", ... each with suffix. */
 static void expect_n(int peer, int n, const char *suffix)
 {
@@ -150,7 +137,7 @@ static void run_echo(on_datagram_fn fn, const char *suffix)
         dg_reactor *r = t_reactor(false);
         batcher b;
         dg_port *p = b_listen(r, &b, ips[f], fn);
-        int peer = queue_n(ips[f], p, 20);
+        int peer = t_queue_n(ips[f], p, 20);
         T_RUN_UNTIL(r, b.received == 20);
         expect_n(peer, 20, suffix);
         dg_port_stats st = t_stats(p);
@@ -201,7 +188,7 @@ static void test_sync_errors(void **state)
     dg_reactor *r = t_reactor(false);
     batcher b;
     dg_port *p = b_listen(r, &b, "127.0.0.1", bad_writes);
-    int peer = queue_n("127.0.0.1", p, 3);
+    int peer = t_queue_n("127.0.0.1", p, 3);
     T_RUN_UNTIL(r, b.received == 3);
     expect_n(peer, 3, "");
     dg_port_stats st = t_stats(p);
@@ -233,7 +220,7 @@ static void test_deferred_error(void **state)
     batcher b;
     dg_port *p = b_listen(r, &b, "127.0.0.1", reply_around_broadcast);
     b.target = t_addr("<broadcast>", 9);
-    int peer = queue_n("127.0.0.1", p, 2);
+    int peer = t_queue_n("127.0.0.1", p, 2);
     T_RUN_UNTIL(r, b.received == 2);
     assert_int_equal(b.failed, 2);
     for (int i = 0; i < 2; i++) {
@@ -266,7 +253,7 @@ static void test_deferred_error_uncalled(void **state)
     dg_port *p = b_listen(r, &b, "127.0.0.1", reply_around_broadcast);
     b.ops.write_failed = NULL;
     b.target = t_addr("<broadcast>", 9);
-    int peer = queue_n("127.0.0.1", p, 2);
+    int peer = t_queue_n("127.0.0.1", p, 2);
     T_RUN_UNTIL(r, b.received == 2);
     dg_port_stats st = t_stats(p);
     assert_int_equal(st.tx_datagrams, 4);
@@ -291,7 +278,7 @@ static void test_close_in_write_failed(void **state)
     dg_port *p = b_listen(r, &b, "127.0.0.1", reply_around_broadcast);
     b.on_failed = close_in_failed;
     b.target = t_addr("<broadcast>", 9);
-    int peer = queue_n("127.0.0.1", p, 2);
+    int peer = t_queue_n("127.0.0.1", p, 2);
     T_RUN_UNTIL(r, b.stopped == 1);
     t_turn(r, 3);
     /* One batch held both datagrams; the flush sent all four good replies
@@ -323,7 +310,7 @@ static void test_write_in_write_failed(void **state)
     dg_port *p = b_listen(r, &b, "127.0.0.1", reply_around_broadcast);
     b.on_failed = write_and_unbatch_in_failed;
     b.target = t_addr("<broadcast>", 9);
-    int peer = queue_n("127.0.0.1", p, 2);
+    int peer = t_queue_n("127.0.0.1", p, 2);
     T_RUN_UNTIL(r, b.received == 2);
     /* Both reports came (the flush under way finished), each with its late
      * write refused at once. */
@@ -336,7 +323,7 @@ static void test_write_in_write_failed(void **state)
     close(peer);
     /* Batching is off now: one syscall per reply. */
     b.on_datagram = echo_in_place;
-    peer = queue_n("127.0.0.1", p, 3);
+    peer = t_queue_n("127.0.0.1", p, 3);
     T_RUN_UNTIL(r, b.received == 5);
     expect_n(peer, 3, "");
     assert_int_equal(t_stats(p).tx_syscalls, st.tx_syscalls + 3);
@@ -367,7 +354,7 @@ static void test_unbatch_twice(void **state)
     dg_port *p = b_listen(r, &b, "127.0.0.1", refused_then_unbatch);
     b.on_failed = unbatch;
     b.target = t_addr("<broadcast>", 9);
-    int peer = queue_n("127.0.0.1", p, 1);
+    int peer = t_queue_n("127.0.0.1", p, 1);
     T_RUN_UNTIL(r, b.received == 1);
     assert_int_equal(b.failed, 1);
     assert_int_equal(t_stats(p).tx_deferred_errors, 1);
@@ -390,7 +377,7 @@ static void test_unqueued_keeps_order(void **state)
     dg_reactor *r = t_reactor(false);
     batcher b;
     dg_port *p = b_listen(r, &b, "::1", short_then_long);
-    int peer = queue_n("::1", p, 1);
+    int peer = t_queue_n("::1", p, 1);
     T_RUN_UNTIL(r, b.received == 1);
     static char buf[65536];
     assert_int_equal(t_peer_recv(peer, buf, sizeof buf, NULL), 1);
@@ -436,7 +423,7 @@ static void test_act_after_reply(void **state)
         /* Stopping the reactor ends the loop, not the batch under way
          * (as Twisted's doRead): queue one datagram only then. */
         bool one = action == ACT_UNBATCH || action == ACT_STOP_REACTOR;
-        int peer = queue_n("127.0.0.1", p, one ? 1 : 3);
+        int peer = t_queue_n("127.0.0.1", p, one ? 1 : 3);
         if (action == ACT_STOP_REACTOR)
             assert_int_equal(dg_reactor_run(r), 0);
         else
@@ -478,7 +465,7 @@ static void test_queue_overflow(void **state)
         batcher b;
         dg_port *p = b_listen(r, &b, "127.0.0.1", many_replies);
         b.replies = counts[c];
-        int peer = queue_n("127.0.0.1", p, 1);
+        int peer = t_queue_n("127.0.0.1", p, 1);
         t_rcvbuf(peer, 1 << 20);
         T_RUN_UNTIL(r, b.received == 1);
         char buf[2600], want[8];
@@ -521,7 +508,7 @@ static void test_outside_batch(void **state)
     char buf[4];
     assert_int_equal(t_peer_recv(peer, buf, sizeof buf, NULL), 1);
     close(peer);
-    peer = queue_n("127.0.0.1", p, 3);
+    peer = t_queue_n("127.0.0.1", p, 3);
     T_RUN_UNTIL(r, b.received == 3);
     expect_n(peer, 3, "");
     close(peer);
