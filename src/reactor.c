@@ -65,6 +65,8 @@ int dg_reactor_new(const dg_reactor_options *o, dg_reactor **out)
     int rc = b->init(r);
     if (rc == 0)
         rc = dg__wakeup_init(r);
+    if (rc == 0 && !r->fake_clock)
+        dg__tfd_open(r);
     if (rc == 0 && o->handle_signals)
         rc = dg__signals_install(r);
     if (rc < 0) {

@@ -52,7 +52,7 @@ struct dg_reactor {
     dg_port *dead;         /* closed ports, freed at the end of the iteration */
     bool woken;            /* the wake-up descriptor fired this iteration */
     /* Timers not due soon wake the loop through a timerfd (timer_wake.c). */
-    int tfd;               /* -1: not opened yet; -2: none to be had */
+    int tfd;               /* -1: none (fake clock, or none to be had) */
     double tfd_armed;      /* the due time it is armed for, or INFINITY */
     bool tfd_fired;        /* it fired this iteration */
     bool timer_by_fd;      /* this iteration's wait has no timeout for the timers */
@@ -116,6 +116,7 @@ bool dg__signals_take(dg_reactor *r);
  * earlier time: then it fires no later than due, at worst spuriously).
  * False: no timerfd, use a timeout. */
 bool dg__tfd_wait(dg_reactor *r, double due);
+void dg__tfd_open(dg_reactor *r);
 void dg__tfd_fired(dg_reactor *r);
 void dg__tfd_free(dg_reactor *r);
 /* The clock (or the fake one), noted in clock_seen. */

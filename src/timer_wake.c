@@ -16,25 +16,28 @@
 #endif
 #include "reactor.h"
 
-#ifdef DGRAM_HAVE_TIMERFD
-static bool open_tfd(dg_reactor *r)
+/* Opened with the reactor, so that a running reactor's descriptors do not
+ * change with its timers. Without one (no timerfd, no descriptor to spare)
+ * the loop uses timeouts. */
+void dg__tfd_open(dg_reactor *r)
 {
+#ifdef DGRAM_HAVE_TIMERFD
     int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (fd >= 0 && r->backend->update(r, fd, 0, DG_READABLE) == 0) {
         r->tfd = fd;
-        return true;
+        return;
     }
     if (fd >= 0)
         close(fd);
-    r->tfd = -2; /* no descriptor to spare: timeouts it is */
-    return false;
-}
+#else
+    (void)r;
 #endif
+}
 
 bool dg__tfd_wait(dg_reactor *r, double due)
 {
 #ifdef DGRAM_HAVE_TIMERFD
-    if (r->tfd == -2 || (r->tfd < 0 && !open_tfd(r)))
+    if (r->tfd < 0)
         return false;
     /* Rounded up to the nanosecond, so it never fires before due. */
     double s = floor(due);
