@@ -321,6 +321,18 @@ static inline int reserve(dg_port *p, size_t len, bool in_place, const dg_addr *
     return (int)i;
 }
 
+/* A send's result, counted once in the port's stats. */
+static inline int counted(dg_port *p, int rc)
+{
+    if (rc < 0) {
+        dg__tx_count_error(p, rc);
+        return rc;
+    }
+    p->stats.tx_datagrams++;
+    p->stats.tx_bytes += (uint64_t)rc;
+    return rc;
+}
+
 int dg_port_write_sequence(dg_port *p, const struct iovec *bufs, size_t n, const dg_addr *to)
 {
     if (!p)
@@ -343,13 +355,7 @@ int dg_port_write_sequence(dg_port *p, const struct iovec *bufs, size_t n, const
             dg__port_send_queued(p); /* a write not queued leaves behind the queue */
         rc = dg__tx_sendmsg(p, &m);
     }
-    if (rc < 0) {
-        dg__tx_count_error(p, rc);
-        return rc;
-    }
-    p->stats.tx_datagrams++;
-    p->stats.tx_bytes += (uint64_t)rc;
-    return rc;
+    return counted(p, rc);
 }
 
 __attribute__((noinline)) static int write_now(dg_port *p, const void *data, size_t len,
@@ -359,10 +365,27 @@ __attribute__((noinline)) static int write_now(dg_port *p, const void *data, siz
     return dg_port_write_sequence(p, &iov, 1, to);
 }
 
+/* One syscall now: dg_port_write_sequence()'s path for one checked buffer,
+ * out of line so that the batch's path below stays lean. */
+__attribute__((noinline)) static int write_direct(dg_port *p, const void *data, size_t len,
+                                                  const dg_addr *to)
+{
+    struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    int rc = destination(p, to, &m);
+    return counted(p, rc < 0 ? rc : dg__tx_sendmsg(p, &m));
+}
+
 int dg_port_write(dg_port *p, const void *data, size_t len, const dg_addr *to)
 {
-    if (!p || p->r->tx_batch_port != p || len > DG_TXQ_MAX_DATAGRAM || (!data && len))
+    /* The unusual (errors, the largest datagrams) take the general path. */
+    if (!p || len > DG_TXQ_MAX_DATAGRAM || (!data && len))
         return write_now(p, data, len, to);
+    if (p->r->tx_batch_port != p) {
+        if (p->state == DG__CLOSED || p->fd < 0)
+            return write_now(p, data, len, to);
+        return write_direct(p, data, len, to);
+    }
     /* The batch's path: a reply from the receive buffers is queued as it
      * is; others are copied. */
     dg_reactor *r = p->r;
