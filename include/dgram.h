@@ -392,8 +392,9 @@ int dg_port_get_gso(const dg_port *p);
  * stack one by one. The library cuts the train apart again: datagram_received
  * sees each datagram as sent, and each counts in rx_datagrams
  * (rx_gro_trains counts the trains). A train needs a 64 KiB receive slot, so
- * turning it on makes the reactor's shared slots that long, which cuts every
- * port's read batch to 4 datagrams (docs/performance.md). -EOPNOTSUPP where
+ * turning it on makes the reactor's shared slots that long for the rest of
+ * its life, which cuts every port's read batch to 4 datagrams
+ * (docs/performance.md). -EOPNOTSUPP where
  * the kernel lacks it, -ENOMEM, -EBADF (NULL or closed port), -ENOTCONN (a
  * name lookup under way); get returns 1 or 0, or a negative errno. */
 int dg_port_set_gro(dg_port *p, bool on);

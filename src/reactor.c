@@ -363,8 +363,9 @@ static int iterate(dg_reactor *r, int timeout_ms, double *now)
     }
     *now = -1;
     /* With the timerfd set for the first timer, nothing is due unless it
-     * fired: no clock to read. */
-    if (!r->fake_clock && r->timers.len && (!r->timer_by_fd || r->tfd_fired)) {
+     * fired, or a callback scheduled an earlier one: no clock to read. */
+    if (!r->fake_clock && r->timers.len &&
+        (!r->timer_by_fd || r->tfd_fired || dg__timers_first(&r->timers) < r->tfd_armed)) {
         r->tfd_fired = false;
         double t = dg__now(r);
         if (dg__timers_first(&r->timers) <= t)

@@ -37,7 +37,7 @@ void dg__tfd_open(dg_reactor *r)
 bool dg__tfd_wait(dg_reactor *r, double due)
 {
 #ifdef DGRAM_HAVE_TIMERFD
-    if (r->tfd < 0)
+    if (r->tfd < 0 || !(due < 1e15)) /* beyond time_t: the loop's clamped timeout */
         return false;
     /* Rounded up to the nanosecond, so it never fires before due. */
     double s = floor(due);

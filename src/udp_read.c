@@ -25,9 +25,11 @@
 #define DG_RX_BUDGET_BYTES (256 * 1024)
 #define DG_RX_BUDGET_DATAGRAMS 256
 /* Per slot: room for the SO_RXQ_OVFL count and a GRO train's segment size,
- * a multiple of the cmsg alignment, so the slots' buffers can sit side by
- * side after the messages. */
-#define DG_RX_CONTROL (CMSG_SPACE(sizeof(uint32_t)) + CMSG_SPACE(sizeof(int)))
+ * and for what else the user turned on through dg_port_fd() (timestamps,
+ * pktinfo): the kernel may put those first, and a GRO size cut off would
+ * deliver a train as one datagram. A multiple of the cmsg alignment, so the
+ * slots' buffers can sit side by side after the messages. */
+#define DG_RX_CONTROL 256
 
 /* The kernel writes these back for the messages it fills: each slot is
  * made ready for the next read as it is delivered (or discarded). */
@@ -319,11 +321,13 @@ __attribute__((noinline)) static bool read_failed(dg_port *p, int err, bool any,
 void dg__port_on_readable(dg_port *p, unsigned events)
 {
     dg_reactor *r = p->r;
-    dg__rxset *s = r->rx.cur;
     size_t bytes = 0;
     unsigned count = 0; /* datagrams and errors */
     while (p->state == DG__LISTENING && !r->stopping && count < DG_RX_BUDGET_DATAGRAMS &&
            bytes < DG_RX_BUDGET_BYTES) {
+        /* Each batch reads into the current set: a callback may have grown
+         * it (dg_port_set_gro), and a train must not meet the old slots. */
+        dg__rxset *s = r->rx.cur;
         unsigned want = s->nslots;
         if (want > DG_RX_BUDGET_DATAGRAMS - count)
             want = DG_RX_BUDGET_DATAGRAMS - count;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 static const char *const ips[] = {"127.0.0.1", "::1"};
 
@@ -164,6 +165,77 @@ static void test_stop_mid_train(void **state)
     t_rec_free(&sender_rec);
 }
 
+/* GRO turned on by datagram_received in the middle of a full read batch:
+ * the next read of that event must use the grown slots, or a train that
+ * arrived meanwhile is cut at the old slot size. */
+static dg_port *mid_rx, *mid_tx;
+static unsigned char *mid_data;
+
+static void turn_on_and_send(t_rec *rec)
+{
+    if (rec->npackets != 1)
+        return;
+    int rc = dg_port_set_gro(mid_rx, true);
+    assert_true(rc == 0 || rc == -EOPNOTSUPP);
+    dg_addr to = t_host(mid_rx);
+    /* On loopback the train is queued at mid_rx before this returns. */
+    assert_int_equal(dg_port_write_segments(mid_tx, mid_data, TOTAL, SEG, &to), COUNT + 1);
+}
+
+static void test_gro_on_mid_batch(void **state)
+{
+    (void)state;
+    dg_reactor *r = t_reactor(false);
+    t_rec rec, sender_rec;
+    t_rec_init(&rec, "Receiver");
+    t_rec_init(&sender_rec, "Sender");
+    rec.on_datagram = turn_on_and_send;
+    mid_rx = t_listen(r, &rec, "127.0.0.1");
+    mid_tx = t_listen(r, &sender_rec, "127.0.0.1");
+    t_rcvbuf(dg_port_fd(mid_rx), 4 << 20);
+    mid_data = bulk();
+    int peer = t_queue_n("127.0.0.1", mid_rx, 32); /* one full batch of the default slots */
+    T_RUN_UNTIL(r, rec.npackets == 32 + COUNT + 1);
+    dg_port_stats st = t_stats(mid_rx);
+    assert_int_equal(st.rx_discarded, 0);
+    assert_int_equal(st.rx_truncated, 0);
+    for (int i = 0; i <= COUNT; i++)
+        assert_int_equal(rec.packets[32 + i].len, i < COUNT ? SEG : TAIL);
+    close(peer);
+    free(mid_data);
+    dg_reactor_free(r);
+    t_rec_free(&rec);
+    t_rec_free(&sender_rec);
+}
+
+/* Control messages the user turned on through dg_port_fd() (here receive
+ * timestamps) come before the GRO segment size: there must be room for it
+ * still, or a train is delivered as one truncated datagram. */
+static void test_gro_beside_timestamps(void **state)
+{
+    (void)state;
+    dg_reactor *r = t_reactor(false);
+    t_rec rec, sender_rec;
+    t_rec_init(&rec, "Receiver");
+    t_rec_init(&sender_rec, "Sender");
+    dg_port *rx = t_listen(r, &rec, "127.0.0.1");
+    dg_port *tx = t_listen(r, &sender_rec, "127.0.0.1");
+    t_rcvbuf(dg_port_fd(rx), 4 << 20);
+    int on = 1;
+    assert_int_equal(setsockopt(dg_port_fd(rx), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on), 0);
+    int rc = dg_port_set_gro(rx, true);
+    assert_true(rc == 0 || rc == -EOPNOTSUPP);
+    unsigned char *d = bulk();
+    dg_addr to = t_host(rx);
+    assert_int_equal(dg_port_write_segments(tx, d, TOTAL, SEG, &to), COUNT + 1);
+    T_RUN_UNTIL(r, rec.npackets == COUNT + 1);
+    check_delivery(&rec, d, DG_DEFAULT_MAX_PACKET_SIZE);
+    free(d);
+    dg_reactor_free(r);
+    t_rec_free(&rec);
+    t_rec_free(&sender_rec);
+}
+
 /* Plain datagrams on a GRO port arrive as on any port. */
 static void test_plain_datagrams(void **state)
 {
@@ -215,6 +287,8 @@ int main(void)
         cmocka_unit_test(test_without_gro),
         cmocka_unit_test(test_cut_to_max_packet_size),
         cmocka_unit_test(test_stop_mid_train),
+        cmocka_unit_test(test_gro_on_mid_batch),
+        cmocka_unit_test(test_gro_beside_timestamps),
         cmocka_unit_test(test_plain_datagrams),
         cmocka_unit_test(test_bad_calls),
     };

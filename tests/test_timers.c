@@ -1,6 +1,8 @@
 /* Timers (Twisted's callLater and DelayedCall) on the fake clock (Twisted's
  * task.Clock) and on the real one: issue 2's timer points and spec 1.9. */
 #include "helpers.h"
+#include <unistd.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -364,6 +366,49 @@ static void test_timer_wakeups(void **state)
     assert_int_equal(t_open_fds(), fds);
 }
 
+/* A callLater(0) made by a datagram's callback runs in the same run_once
+ * (wait, dispatch, run what is due), also while a far timer holds the
+ * timerfd and nothing else would make the loop read the clock. */
+static dg_reactor *zero_r;
+
+static void schedule_zero_now(t_rec *rec)
+{
+    (void)rec;
+    assert_non_null(dg_call_later(zero_r, 0, check_not_early, 0));
+}
+
+static void test_zero_delay_beside_far_timer(void **state)
+{
+    (void)state;
+    zero_r = t_reactor(false);
+    ticks = 0;
+    t_rec rec;
+    t_rec_init(&rec, "Receiver");
+    rec.on_datagram = schedule_zero_now;
+    dg_port *p = t_listen(zero_r, &rec, "127.0.0.1");
+    dg_call *far = later(zero_r, 30, check_not_early, 0);
+    assert_int_equal(dg_reactor_run_once(zero_r, 0), 0); /* the timerfd armed for 30 s */
+    int peer = t_queue_n("127.0.0.1", p, 1);
+    assert_int_equal(dg_reactor_run_once(zero_r, -1), 2); /* the datagram, then the call */
+    assert_int_equal(ticks, 1);
+    assert_int_equal(dg_call_cancel(far), 0);
+    close(peer);
+    dg_reactor_free(zero_r);
+    t_rec_free(&rec);
+}
+
+/* A delay too long for a timerfd (far beyond time_t) falls back to the
+ * wait's clamped timeout, with no overflow (UBSan watches the casts). */
+static void test_huge_delay(void **state)
+{
+    (void)state;
+    dg_reactor *r = t_reactor(false);
+    dg_call *c = later(r, DBL_MAX / 2, check_not_early, 0);
+    assert_int_equal(dg_reactor_run_once(r, 0), 0);
+    assert_int_equal(dg_call_cancel(c), 0);
+    dg_reactor_free(r);
+}
+
 /* Many calls, half cancelled and some reset: the heap keeps its order. */
 #define MANY 100000
 static double many_when[MANY];
@@ -439,6 +484,8 @@ int main(void)
         cmocka_unit_test(test_real_clock_run),
         cmocka_unit_test(test_wait_until_timer),
         cmocka_unit_test(test_timer_wakeups),
+        cmocka_unit_test(test_zero_delay_beside_far_timer),
+        cmocka_unit_test(test_huge_delay),
         cmocka_unit_test(test_many),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
