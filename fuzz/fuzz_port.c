@@ -2,9 +2,11 @@
  * loopback. The input is a script of operations (peer sends, port writes,
  * loop turns, stop, close, reopen, connect, a reactor run that a timer
  * stops) and of actions the next callbacks take (write, stop, close, close
- * and free the protocol, stop the reactor, open another port). Checks:
- * no crash or leak (ASan), stop_protocol once per start, and every datagram
- * read from the kernel delivered or counted as discarded. */
+ * and free the protocol, stop the reactor, open another port, turn write
+ * batching or GRO on or off, bulk-send to itself). Ports start with write
+ * batching on or off, and write_failed acts too. Checks: no crash or leak
+ * (ASan), stop_protocol once per start, and a port's rx_datagrams equal to
+ * the datagram_received calls its protocol saw. */
 #include "fuzz.h"
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,6 +18,8 @@
 
 typedef struct fz_proto {
     dg_protocol proto;
+    dg_port *port; /* from start_protocol: its stats are read in stop_protocol */
+    uint64_t delivered;
     int started, stopped;
     bool self_free;  /* free itself in stop_protocol */
     bool freed;
@@ -31,7 +35,6 @@ static struct {
     fz_proto *cur;
     int peer;
     dg_addr peer_addr, port_addr;
-    uint64_t delivered;
 } g;
 
 static unsigned next(void)
@@ -46,7 +49,7 @@ static void act(fz_proto *f, const dg_addr *from)
 {
     dg_port *p = f->proto.transport;
     unsigned a = next();
-    switch (a % 8) {
+    switch (a % 10) {
     case 1:
         if (p)
             dg_port_write(p, "reply", a % 6, from);
@@ -73,6 +76,16 @@ static void act(fz_proto *f, const dg_addr *from)
     case 7:
         open_port();
         break;
+    case 8:
+        dg_port_set_write_batching(p, a & 16);
+        break;
+    case 9:
+        if (p) {
+            static const uint8_t bulk[256];
+            dg_port_set_gro(p, a & 16);
+            dg_port_write_segments(p, bulk, 1 + next(), 1 + (a >> 5), &g.port_addr);
+        }
+        break;
     default:
         break;
     }
@@ -82,6 +95,7 @@ static void on_start(dg_protocol *self)
 {
     fz_proto *f = DG_CONTAINER_OF(self, fz_proto, proto);
     f->started++;
+    f->port = self->transport;
 }
 
 static void on_stop(dg_protocol *self)
@@ -90,6 +104,9 @@ static void on_stop(dg_protocol *self)
     f->stopped++;
     CHECK(f->stopped == f->started);
     CHECK(!self->transport);
+    dg_port_stats st;
+    CHECK(dg_port_get_stats(f->port, &st) == 0);
+    CHECK(st.rx_datagrams == f->delivered);
     if (g.cur == f)
         g.port = NULL;
     if (f->self_free) {
@@ -107,7 +124,7 @@ static void on_datagram(dg_protocol *self, const void *data, size_t len, const d
     (void)data;
     (void)len;
     CHECK(self->transport);
-    g.delivered++;
+    f->delivered++;
     act(f, from);
 }
 
@@ -116,9 +133,17 @@ static void on_refused(dg_protocol *self)
     act(DG_CONTAINER_OF(self, fz_proto, proto), NULL);
 }
 
+static void on_write_failed(dg_protocol *self, int err, const void *data, size_t len,
+                            const dg_addr *to)
+{
+    (void)data, (void)len;
+    CHECK(err < 0);
+    act(DG_CONTAINER_OF(self, fz_proto, proto), to);
+}
+
 static const dg_protocol_ops ops = {.name = "Fuzz", .start_protocol = on_start,
     .stop_protocol = on_stop, .datagram_received = on_datagram,
-    .connection_refused = on_refused};
+    .connection_refused = on_refused, .write_failed = on_write_failed};
 
 static void open_port(void)
 {
@@ -137,6 +162,8 @@ static void open_port(void)
         return;
     }
     g.protos[g.nprotos++] = f;
+    if (next() & 1)
+        dg_port_set_write_batching(p, true);
     g.port = p;
     g.cur = f;
     dg_port_get_host(p, &g.port_addr);
