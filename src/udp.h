@@ -107,6 +107,9 @@ int dg__tx_check(dg_port *p, const struct iovec *bufs, size_t n, const dg_addr *
 /* One sendmsg of m: EINTR retried, an ICMP refusal reported and the datagram
  * sent again once. Returns the bytes sent or a negative errno, uncounted. */
 int dg__tx_sendmsg(dg_port *p, struct msghdr *m);
+/* An earlier datagram's ICMP refusal, surfaced on a send: counted, and
+ * reported to a connected port's protocol on the next iteration. */
+void dg__tx_refused(dg_port *p);
 /* Count one failed write in the port's stats. */
 void dg__tx_count_error(dg_port *p, int err);
 /* Send what dg_port_write() queued (write batching) and report the kernel's

@@ -105,10 +105,7 @@ static int send_each(dg_port *p, const struct msghdr *m, const unsigned char *da
             return k;
         int err = -errno;
         if (err == -ECONNREFUSED) {
-            /* As dg__tx_sendmsg: an earlier datagram's ICMP, reported here. */
-            p->stats.refused++;
-            if (p->connected)
-                dg__port_schedule(p, DG__PENDING_REFUSED);
+            dg__tx_refused(p); /* and the datagrams go again once, as dg__tx_sendmsg */
             if (!retried) {
                 retried = true;
                 continue;

@@ -106,7 +106,7 @@ static int send_once(dg_port *p, struct msghdr *m)
 /* The ICMP answer to an earlier datagram, reported on this send. Only a
  * connected port hears about it (Twisted swallows it on unconnected ones),
  * and on the next iteration, never inside the write. */
-static void refused(dg_port *p)
+void dg__tx_refused(dg_port *p)
 {
     p->stats.refused++;
     if (p->connected)
@@ -119,10 +119,10 @@ int dg__tx_sendmsg(dg_port *p, struct msghdr *m)
     if (rc == -ECONNREFUSED) {
         /* The kernel dropped this datagram with the earlier one's error:
          * send it again, once. A second refusal is a second ICMP. */
-        refused(p);
+        dg__tx_refused(p);
         rc = send_once(p, m);
         if (rc == -ECONNREFUSED)
-            refused(p);
+            dg__tx_refused(p);
     }
     return rc;
 }
@@ -204,7 +204,7 @@ __attribute__((noinline)) static void send_rest(dg_port *p, dg__txq *q, int k)
         } else if (errno != EINTR) {
             int err = -errno;
             if (err == -ECONNREFUSED)
-                refused(p);
+                dg__tx_refused(p);
             if (err == -ECONNREFUSED && refused_at != q->sent) {
                 refused_at = q->sent; /* as dg__tx_sendmsg: once more */
             } else {
