@@ -280,6 +280,15 @@ static void free_dead(dg_reactor *r)
 
 static int dispatch(dg_reactor *r, const dg__event *ev)
 {
+    /* A port first: nearly every event is one. The table only grows, so
+     * an fd the backend reports is in it, unless the reactor's own. */
+    dg__watcher *w = ev->fd < r->nwatchers ? &r->watchers[ev->fd] : NULL;
+    if (w && w->port) {
+        /* Errors (a pending ICMP refusal) are read through recv, so that a
+         * connected port reports connection_refused instead of closing. */
+        dg__port_on_readable(w->port, ev->events);
+        return 1;
+    }
     if (ev->fd == r->wake_rfd) {
         dg__wakeup_drain(r);
         r->woken = true;
@@ -289,15 +298,8 @@ static int dispatch(dg_reactor *r, const dg__event *ev)
         dg__tfd_fired(r);
         return 0;
     }
-    if (ev->fd >= r->nwatchers)
+    if (!w)
         return 0;
-    dg__watcher *w = &r->watchers[ev->fd];
-    if (w->port) {
-        /* Errors (a pending ICMP refusal) are read through recv, so that a
-         * connected port reports connection_refused instead of closing. */
-        dg__port_on_readable(w->port, ev->events);
-        return 1;
-    }
     int n = 0;
     /* An error or hang-up reaches each callback as its own event too, so a
      * reader reads and sees the end of file or the error (as libuv does). */

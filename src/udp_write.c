@@ -35,8 +35,10 @@ static int sendmmsg(int fd, struct mmsghdr *m, unsigned n, int flags)
 #define DG_TXQ_BYTES (64 * 1024)
 
 
-/* The destination for this write into m, or a negative errno. */
-static int destination(const dg_port *p, const dg_addr *to, struct msghdr *m)
+/* The destination for this write into m, or a negative errno. Inline:
+ * every unbatched datagram passes here. */
+static inline __attribute__((always_inline)) int destination(const dg_port *p, const dg_addr *to,
+                                                             struct msghdr *m)
 {
     if (p->connected)
         return to && !dg_addr_equal(to, &p->peer) ? -EISCONN : 0;
@@ -365,29 +367,11 @@ __attribute__((noinline)) static int write_now(dg_port *p, const void *data, siz
     return dg_port_write_sequence(p, &iov, 1, to);
 }
 
-/* One syscall now: dg_port_write_sequence()'s path for one checked buffer,
- * out of line so that the batch's path below stays lean. */
-__attribute__((noinline)) static int write_direct(dg_port *p, const void *data, size_t len,
-                                                  const dg_addr *to)
+/* The batch's path: a reply from the receive buffers is queued as it is;
+ * others are copied. */
+__attribute__((noinline)) static int write_queued_slow(dg_port *p, const void *data, size_t len,
+                                                       const dg_addr *to)
 {
-    struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
-    int rc = destination(p, to, &m);
-    return counted(p, rc < 0 ? rc : dg__tx_sendmsg(p, &m));
-}
-
-int dg_port_write(dg_port *p, const void *data, size_t len, const dg_addr *to)
-{
-    /* The unusual (errors, the largest datagrams) take the general path. */
-    if (!p || len > DG_TXQ_MAX_DATAGRAM || (!data && len))
-        return write_now(p, data, len, to);
-    if (p->r->tx_batch_port != p) {
-        if (p->state == DG__CLOSED || p->fd < 0)
-            return write_now(p, data, len, to);
-        return write_direct(p, data, len, to);
-    }
-    /* The batch's path: a reply from the receive buffers is queued as it
-     * is; others are copied. */
     dg_reactor *r = p->r;
     uintptr_t b = (uintptr_t)data;
     bool in_place = b >= (uintptr_t)r->rx.lo && b + len <= (uintptr_t)r->rx.hi;
@@ -404,4 +388,69 @@ int dg_port_write(dg_port *p, const void *data, size_t len, const dg_addr *to)
         q->used += len;
     }
     return (int)len;
+}
+
+/* The usual reply, inline: from the receive buffer, to an address of the
+ * port's family, on an unconnected port with room in its queue. Needs no
+ * frame, so the rest is a jump. */
+static inline int write_queued(dg_port *p, const void *data, size_t len, const dg_addr *to)
+{
+    const dg_reactor *r = p->r;
+    dg__txq *q = p->txq;
+    uintptr_t b = (uintptr_t)data;
+    if (b < (uintptr_t)r->rx.lo || b + len > (uintptr_t)r->rx.hi || q->n == DG_TXQ_SLOTS ||
+        p->connected || !to || to->u.sa.sa_family != p->family)
+        return write_queued_slow(p, data, len, to);
+    unsigned i = q->n++;
+    q->bytes += len;
+    q->iov[i] = (struct iovec){(void *)data, len};
+    q->msgs[i].msg_hdr.msg_namelen = p->family == AF_INET ? sizeof to->u.in4 : sizeof to->u.in6;
+    q->to[i] = *to;
+    return (int)len;
+}
+
+/* The first sendmsg of a write failed (errno): on as dg__tx_sendmsg. */
+__attribute__((noinline)) static int write_failed_now(dg_port *p, struct msghdr *m)
+{
+    int err = -errno;
+    if (err == -EINTR)
+        err = dg__tx_sendmsg(p, m);
+    else if (err == -ECONNREFUSED) {
+        dg__tx_refused(p);
+        err = send_once(p, m);
+        if (err == -ECONNREFUSED)
+            dg__tx_refused(p);
+    }
+    return counted(p, err);
+}
+
+/* One syscall now, with the usual case (a valid destination, a datagram
+ * the kernel takes) in one frame: every unbatched reply passes here. */
+__attribute__((noinline)) static int write_direct(dg_port *p, const void *data, size_t len,
+                                                  const dg_addr *to)
+{
+    struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    int rc = destination(p, to, &m);
+    if (rc < 0)
+        return counted(p, rc);
+    p->stats.tx_syscalls++;
+    ssize_t n = sendmsg(p->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0)
+        return write_failed_now(p, &m);
+    p->stats.tx_datagrams++;
+    p->stats.tx_bytes += (uint64_t)n;
+    return (int)n;
+}
+
+/* dg_port_write_sequence() for one buffer. No frame of its own, so each
+ * path is a jump: the unusual (errors, the largest datagrams, a lookup
+ * under way) to the general one. */
+int dg_port_write(dg_port *p, const void *data, size_t len, const dg_addr *to)
+{
+    if (!p || len > DG_TXQ_MAX_DATAGRAM || (!data && len) || p->state == DG__CLOSED || p->fd < 0)
+        return write_now(p, data, len, to);
+    if (p->r->tx_batch_port == p)
+        return write_queued(p, data, len, to);
+    return write_direct(p, data, len, to);
 }
