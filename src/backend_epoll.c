@@ -72,17 +72,17 @@ static int ep_update(dg_reactor *r, int fd, unsigned old_mask, unsigned new_mask
 static const unsigned char ep_events[32] = {EP_MAP4(0),  EP_MAP4(4),  EP_MAP4(8),  EP_MAP4(12),
                                             EP_MAP4(16), EP_MAP4(20), EP_MAP4(24), EP_MAP4(28)};
 
-static int ep_wait(dg_reactor *r, int timeout_ms, dg__event *out, int max)
+static int ep_wait(dg_reactor *r, int timeout_ms)
 {
     epoll_data_ *d = r->backend_data;
-    int n = epoll_wait(d->epfd, d->events, max < EP_MAX_EVENTS ? max : EP_MAX_EVENTS, timeout_ms);
+    int n = epoll_wait(d->epfd, d->events, EP_MAX_EVENTS, timeout_ms);
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
-    for (int i = 0; i < n; i++) {
-        out[i].fd = d->events[i].data.fd;
-        out[i].events = ep_events[d->events[i].events & 31];
-    }
-    return n;
+    /* The events are our own copy: callbacks may change the interest set. */
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        k += dg__dispatch(r, d->events[i].data.fd, ep_events[d->events[i].events & 31]);
+    return k;
 }
 
 const dg__backend dg__backend_epoll = {"epoll", ep_init, ep_destroy, ep_update, ep_wait};

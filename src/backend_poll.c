@@ -88,24 +88,35 @@ static int pl_update(dg_reactor *r, int fd, unsigned old_mask, unsigned new_mask
     return 0;
 }
 
-static int pl_wait(dg_reactor *r, int timeout_ms, dg__event *out, int max)
+/* Ready descriptors are collected before any is dispatched: a callback may
+ * add or remove descriptors, which reorders fds. */
+#define PL_MAX_EVENTS 256
+
+static int pl_wait(dg_reactor *r, int timeout_ms)
 {
     poll_data_ *d = r->backend_data;
     int n = poll(d->fds, (nfds_t)d->len, timeout_ms);
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
+    struct {
+        int fd;
+        unsigned events;
+    } ready[PL_MAX_EVENTS];
     int k = 0;
-    for (int i = 0; i < d->len && k < max && n > 0; i++) {
+    for (int i = 0; i < d->len && k < PL_MAX_EVENTS && n > 0; i++) {
         short e = d->fds[i].revents;
         if (!e)
             continue;
         n--;
-        out[k].fd = d->fds[i].fd;
-        out[k].events = ((e & POLLIN) ? DG_READABLE : 0u) | ((e & POLLOUT) ? DG_WRITABLE : 0u) |
-                        ((e & (POLLERR | POLLHUP | POLLNVAL)) ? DG_ERROR : 0u);
+        ready[k].fd = d->fds[i].fd;
+        ready[k].events = ((e & POLLIN) ? DG_READABLE : 0u) | ((e & POLLOUT) ? DG_WRITABLE : 0u) |
+                          ((e & (POLLERR | POLLHUP | POLLNVAL)) ? DG_ERROR : 0u);
         k++;
     }
-    return k;
+    int calls = 0;
+    for (int i = 0; i < k; i++)
+        calls += dg__dispatch(r, ready[i].fd, ready[i].events);
+    return calls;
 }
 
 const dg__backend dg__backend_poll = {"poll", pl_init, pl_destroy, pl_update, pl_wait};

@@ -12,7 +12,6 @@
 
 /* Events taken from the backend per wait. Collected first, then dispatched,
  * so a callback that removes another descriptor is safe. */
-#define DG_MAX_EVENTS 256
 /* Timers due sooner than this after the last clock reading wake the loop by
  * the wait's timeout, later ones by the timerfd (timer_wake.c). */
 #define DG_TFD_NEAR 0.001
@@ -278,42 +277,35 @@ static void free_dead(dg_reactor *r)
     }
 }
 
-static int dispatch(dg_reactor *r, const dg__event *ev)
+/* dg__dispatch() for everything but a port: the reactor's own descriptors
+ * and foreign watchers. */
+int dg__dispatch_other(dg_reactor *r, int fd, unsigned events)
 {
-    /* A port first: nearly every event is one. The table only grows, so
-     * an fd the backend reports is in it, unless the reactor's own. */
-    dg__watcher *w = ev->fd < r->nwatchers ? &r->watchers[ev->fd] : NULL;
-    if (w && w->port) {
-        /* Errors (a pending ICMP refusal) are read through recv, so that a
-         * connected port reports connection_refused instead of closing. */
-        dg__port_on_readable(w->port, ev->events);
-        return 1;
-    }
-    if (ev->fd == r->wake_rfd) {
+    if (fd == r->wake_rfd) {
         dg__wakeup_drain(r);
         r->woken = true;
         return 0;
     }
-    if (ev->fd == r->tfd) {
+    if (fd == r->tfd) {
         dg__tfd_fired(r);
         return 0;
     }
-    if (!w)
+    if (fd >= r->nwatchers)
         return 0;
+    dg__watcher *w = &r->watchers[fd];
     int n = 0;
     /* An error or hang-up reaches each callback as its own event too, so a
      * reader reads and sees the end of file or the error (as libuv does). */
-    unsigned events = ev->events;
     if (events & DG_ERROR)
         events |= w->mask;
     /* Re-check the mask before each call: the first may remove the second. */
     if ((w->mask & DG_READABLE) && (events & DG_READABLE) && w->read_fn) {
-        w->read_fn(r, ev->fd, events, w->read_arg);
+        w->read_fn(r, fd, events, w->read_arg);
         n++;
     }
-    w = &r->watchers[ev->fd]; /* the callback may have grown the table */
+    w = &r->watchers[fd]; /* the callback may have grown the table */
     if ((w->mask & DG_WRITABLE) && (events & DG_WRITABLE) && w->write_fn) {
-        w->write_fn(r, ev->fd, events, w->write_arg);
+        w->write_fn(r, fd, events, w->write_arg);
         n++;
     }
     return n;
@@ -347,11 +339,8 @@ static int wait_timeout(dg_reactor *r, int timeout_ms, double now)
  * callback has run since (else -1), so that an iteration reads it once. */
 static int iterate(dg_reactor *r, int timeout_ms, double *now)
 {
-    dg__event ev[DG_MAX_EVENTS];
     int n = r->pending ? run_pending(r) : 0;
-    int k = r->backend->wait(r, wait_timeout(r, timeout_ms, n ? -1 : *now), ev, DG_MAX_EVENTS);
-    for (int i = 0; i < k; i++)
-        n += dispatch(r, &ev[i]);
+    int k = r->backend->wait(r, wait_timeout(r, timeout_ms, n ? -1 : *now));
     /* Calls from threads and caught signals always write the wake-up
      * descriptor, so only a wake-up needs looking at them; one that comes
      * after this look wakes the next wait. */
@@ -377,7 +366,7 @@ static int iterate(dg_reactor *r, int timeout_ms, double *now)
     }
     if (r->dead || r->rx.retired)
         free_dead(r);
-    return k < 0 ? k : n;
+    return k < 0 ? k : n + k;
 }
 
 int dg_reactor_run_once(dg_reactor *r, int timeout_ms)

@@ -83,6 +83,21 @@ int dg__fail(dg_reactor *r, int err, const char *fmt, ...) __attribute__((format
 int dg__refuse(dg_reactor *r, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void dg__log(dg_reactor *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* One ready descriptor from the backend; returns the callbacks run. A port
+ * first, inline: nearly every event is one. The table only grows, so an fd
+ * the backend reports is in it, unless it is the reactor's own. */
+int dg__dispatch_other(dg_reactor *r, int fd, unsigned events);
+static inline int dg__dispatch(dg_reactor *r, int fd, unsigned events)
+{
+    dg_port *p = fd < r->nwatchers ? r->watchers[fd].port : NULL;
+    if (!p)
+        return dg__dispatch_other(r, fd, events);
+    /* Errors (a pending ICMP refusal) are read through recv, so that a
+     * connected port reports connection_refused instead of closing. */
+    dg__port_on_readable(p, events);
+    return 1;
+}
+
 /* Register interest in fd for a port (mask 0: forget it). */
 int dg__watch_port(dg_reactor *r, int fd, dg_port *p, unsigned mask);
 

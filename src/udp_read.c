@@ -213,27 +213,27 @@ __attribute__((noinline)) static void discard(dg_port *p, dg__rxset *s, unsigned
  * callback stopped the port. */
 static size_t deliver(dg_port *p, dg__rxset *s, unsigned got, unsigned *done)
 {
-    dg_reactor *r = p->r;
     if (p->txq)
-        r->tx_batch_port = p;
+        p->r->tx_batch_port = p;
     size_t bytes = 0;
-    unsigned i = 0;
-    for (; i < got && p->state == DG__LISTENING; i++) {
-        struct msghdr *h = &s->msgs[i].msg_hdr;
-        size_t len = s->msgs[i].msg_len, segment = 0;
+    struct mmsghdr *m = s->msgs, *end = m + got;
+    for (; m < end && p->state == DG__LISTENING; m++) {
+        struct msghdr *h = &m->msg_hdr;
+        size_t len = m->msg_len, segment = 0;
         if (h->msg_controllen)
             segment = read_control(p, h);
         bool cut = h->msg_flags & MSG_TRUNC;
         reset(h);
         if (segment && len > segment)
-            bytes += deliver_train(p, s->iov[i].iov_base, len, cut ? s->slot_size : len, segment,
-                                   &s->addrs[i]);
+            bytes += deliver_train(p, h->msg_iov->iov_base, len, cut ? s->slot_size : len,
+                                   segment, h->msg_name);
         else
-            bytes += deliver_one(p, s->iov[i].iov_base, len, cut, &s->addrs[i]);
+            bytes += deliver_one(p, h->msg_iov->iov_base, len, cut, h->msg_name);
     }
-    r->tx_batch_port = NULL;
+    p->r->tx_batch_port = NULL;
     if (p->txq)
         dg__port_flush(p);
+    unsigned i = (unsigned)(m - s->msgs);
     *done = i;
     if (i < got)
         discard(p, s, i, got);
@@ -320,30 +320,30 @@ __attribute__((noinline)) static bool read_failed(dg_port *p, int err, bool any,
  * event even if a callback replaces the set (dg__rx_reserve retires it). */
 void dg__port_on_readable(dg_port *p, unsigned events)
 {
-    dg_reactor *r = p->r;
     size_t bytes = 0;
     unsigned count = 0; /* datagrams and errors */
-    while (p->state == DG__LISTENING && !r->stopping && count < DG_RX_BUDGET_DATAGRAMS &&
-           bytes < DG_RX_BUDGET_BYTES) {
+    while (p->state == DG__LISTENING && !p->r->stopping) {
         /* Each batch reads into the current set: a callback may have grown
          * it (dg_port_set_gro), and a train must not meet the old slots. */
-        dg__rxset *s = r->rx.cur;
+        dg__rxset *s = p->r->rx.cur;
         unsigned want = s->nslots;
         if (want > DG_RX_BUDGET_DATAGRAMS - count)
             want = DG_RX_BUDGET_DATAGRAMS - count;
         int got = read_batch(p, s, want);
         if (got < 0) {
             /* errors use the budget too, so none can spin here */
-            if (read_failed(p, got, count++ > 0 || bytes > 0, events))
-                continue;
-            return;
+            if (!read_failed(p, got, count++ > 0 || bytes > 0, events))
+                return;
+        } else {
+            unsigned done;
+            bytes += deliver(p, s, (unsigned)got, &done);
+            /* Stopped by a callback, or the queue is empty: skip the
+             * recvmmsg that says EAGAIN. */
+            if (done < (unsigned)got || (unsigned)got < want)
+                return;
+            count += (unsigned)got;
         }
-        unsigned done;
-        bytes += deliver(p, s, (unsigned)got, &done);
-        if (done < (unsigned)got)
-            return; /* stopped by a callback */
-        count += (unsigned)got;
-        if ((unsigned)got < want)
-            return; /* the queue is empty: skip the recvmmsg that says EAGAIN */
+        if (count >= DG_RX_BUDGET_DATAGRAMS || bytes >= DG_RX_BUDGET_BYTES)
+            return;
     }
 }
