@@ -312,7 +312,8 @@ int dg__dispatch_other(dg_reactor *r, int fd, unsigned events)
 }
 
 /* now: a clock reading a few instructions old, or -1 to read the clock. */
-static int wait_timeout(dg_reactor *r, int timeout_ms, double now)
+static inline __attribute__((always_inline)) int wait_timeout(dg_reactor *r, int timeout_ms,
+                                                              double now)
 {
     /* Calls from threads need no check here: posting one wakes the wait. */
     r->timer_by_fd = false;
@@ -336,8 +337,10 @@ static int wait_timeout(dg_reactor *r, int timeout_ms, double now)
 }
 
 /* *now: the clock as read after the previous wait of this run, while no
- * callback has run since (else -1), so that an iteration reads it once. */
-static int iterate(dg_reactor *r, int timeout_ms, double *now)
+ * callback has run since (else -1), so that an iteration reads it once.
+ * Inline in both callers: a frame per run, not per iteration. */
+static inline __attribute__((always_inline)) int iterate(dg_reactor *r, int timeout_ms,
+                                                         double *now)
 {
     int n = r->pending ? run_pending(r) : 0;
     int k = r->backend->wait(r, wait_timeout(r, timeout_ms, n ? -1 : *now));
@@ -355,9 +358,7 @@ static int iterate(dg_reactor *r, int timeout_ms, double *now)
     *now = -1;
     /* With the timerfd set for the first timer, nothing is due unless it
      * fired, or a callback scheduled an earlier one: no clock to read. */
-    if (!r->fake_clock && r->timers.len &&
-        (!r->timer_by_fd || r->tfd_fired || dg__timers_first(&r->timers) < r->tfd_armed)) {
-        r->tfd_fired = false;
+    if (!r->timer_by_fd && !r->fake_clock && r->timers.len) {
         double t = dg__now(r);
         if (dg__timers_first(&r->timers) <= t)
             n += dg__timers_run(&r->timers, t);

@@ -54,8 +54,9 @@ struct dg_reactor {
     /* Timers not due soon wake the loop through a timerfd (timer_wake.c). */
     int tfd;               /* -1: none (fake clock, or none to be had) */
     double tfd_armed;      /* the due time it is armed for, or INFINITY */
-    bool tfd_fired;        /* it fired this iteration */
-    bool timer_by_fd;      /* this iteration's wait has no timeout for the timers */
+    /* This iteration's wait had no timeout for the timers, and since then
+     * the timerfd has not fired nor an earlier timer come: none is due. */
+    bool timer_by_fd;
     double clock_seen;     /* the clock's last reading (seconds) */
     dg__rx rx;             /* receive buffers shared by every port */
     /* The port whose read batch is being delivered: its writes may be

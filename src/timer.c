@@ -69,6 +69,8 @@ static int heap_push(dg__timers *t, dg_call *c)
         t->cap = cap;
     }
     c->seq = t->next_seq++;
+    if (c->when < c->r->tfd_armed)
+        c->r->timer_by_fd = false; /* due before the timerfd fires */
     place(t, t->len++, c);
     sift_up(t, c->index);
     return 0;

@@ -62,7 +62,7 @@ void dg__tfd_fired(dg_reactor *r)
     while (read(r->tfd, &expirations, sizeof expirations) < 0 && errno == EINTR)
         ;
     r->tfd_armed = INFINITY;
-    r->tfd_fired = true;
+    r->timer_by_fd = false;
 }
 
 void dg__tfd_free(dg_reactor *r)
