@@ -448,9 +448,12 @@ __attribute__((noinline)) static int write_direct(dg_port *p, const void *data, 
  * under way) to the general one. */
 int dg_port_write(dg_port *p, const void *data, size_t len, const dg_addr *to)
 {
-    if (!p || len > DG_TXQ_MAX_DATAGRAM || (!data && len) || p->state == DG__CLOSED || p->fd < 0)
+    if (!p || len > DG_TXQ_MAX_DATAGRAM || (!data && len))
         return write_now(p, data, len, to);
+    /* The batch's port is open: a close sends the queue and ends the batch. */
     if (p->r->tx_batch_port == p)
         return write_queued(p, data, len, to);
+    if (p->state == DG__CLOSED || p->fd < 0)
+        return write_now(p, data, len, to);
     return write_direct(p, data, len, to);
 }
