@@ -504,11 +504,12 @@ int dg_port_format(const dg_port *p, char *buf, size_t len);
 
 /* A port's counters, from its creation. Every datagram the kernel handed
  * the port is in rx_datagrams or rx_discarded; every datagram the kernel
- * dropped for want of room in the receive queue is in rx_kernel_drops (read
- * from SO_RXQ_OVFL, which every port turns on, an adopted socket's too: the
- * kernel reports its cumulative count with the next datagram it queues, so
- * drops show once a later datagram is read). Every write is in tx_datagrams or tx_errors, and
- * each error in exactly one of the tx_err_* kinds. */
+ * dropped for want of room in the receive queue is in rx_kernel_drops (the
+ * socket's own count, read through SO_MEMINFO when this is called, and after
+ * a read that found the queue full; an adopted socket's earlier drops are
+ * not counted. Where SO_MEMINFO is missing, SO_RXQ_OVFL instead: drops show
+ * once a later datagram is read). Every write is in tx_datagrams or
+ * tx_errors, and each error in exactly one of the tx_err_* kinds. */
 typedef struct dg_port_stats {
     uint64_t rx_datagrams;   /* delivered to datagram_received */
     uint64_t rx_bytes;       /* bytes delivered (after truncation) */

@@ -322,6 +322,7 @@ int dg_port_get_stats(const dg_port *p, dg_port_stats *out)
     if (!p || !out)
         return -EINVAL;
     *out = p->stats;
+    out->rx_kernel_drops = dg__rx_drops(p);
     return 0;
 }
 
@@ -389,8 +390,10 @@ void dg__port_close_now(dg_port *p)
         if (proto->ops && proto->ops->stop_protocol)
             proto->ops->stop_protocol(proto);
     }
-    if (p->fd >= 0)
+    if (p->fd >= 0) {
+        dg__rx_note_drops(p); /* the last look: the count goes with the socket */
         close(p->fd);
+    }
     p->fd = -1;
     if (p->done)
         p->done(p, p->done_arg);

@@ -37,7 +37,8 @@ struct dg_port {
     dg_port_done_fn owner_done;
     void *owner_arg;
     dg_port_stats stats;
-    uint32_t kernel_drops;  /* the last SO_RXQ_OVFL count seen (cumulative, wraps) */
+    uint32_t kernel_drops;  /* the socket's drop count last seen (cumulative, wraps) */
+    bool drops_by_meminfo;  /* read through SO_MEMINFO, else SO_RXQ_OVFL */
     bool started;           /* start_protocol ran: stop_protocol is owed */
     struct dg__connecting *conn; /* name lookup under way (resolve.c) */
     struct dg__mc_name *mc_names; /* multicast calls waiting for names (multicast_names.c) */
@@ -72,8 +73,12 @@ typedef struct dg__rx {
 } dg__rx;
 
 int dg__rx_reserve(dg__rx *rx, size_t max_packet_size);
-/* Turn on SO_RXQ_OVFL on the port's socket and note the drops so far. */
+/* Note the socket's drops so far, and how later ones will be seen. */
 void dg__rx_count_drops(dg_port *p);
+/* Count the socket's drops since the last look (SO_MEMINFO). */
+void dg__rx_note_drops(dg_port *p);
+/* rx_kernel_drops as of now, without counting it. */
+uint64_t dg__rx_drops(const dg_port *p);
 void dg__rx_free(dg__rx *rx);
 void dg__rx_free_retired(dg__rx *rx);
 

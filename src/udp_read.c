@@ -114,25 +114,58 @@ static int read_batch(dg_port *p, dg__rxset *s, unsigned n)
     return got < 0 ? -errno : got;
 }
 
+/* The socket's cumulative drop count (it wraps), or false without one. */
+static bool socket_drops(int fd, uint32_t *drops)
+{
+#if defined(SO_MEMINFO) && defined(__linux__) /* SK_MEMINFO_* are enum constants */
+    uint32_t mem[SK_MEMINFO_VARS] = {0};
+    if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &(socklen_t){sizeof mem}) == 0) {
+        *drops = mem[SK_MEMINFO_DROPS];
+        return true;
+    }
+#endif
+    (void)fd, (void)drops;
+    return false;
+}
+
+/* Drops are read from SO_MEMINFO when they can have happened: after a
+ * read that found the queue full, when the stats are asked for, and at
+ * close. SO_RXQ_OVFL, which tells each datagram the count, costs the
+ * kernel a control message per datagram once there has been one drop
+ * (9 % of a flooded sink's time, docs/performance.md): only the fallback
+ * where SO_MEMINFO is missing. An adopted socket may have dropped before:
+ * those are not ours. */
 void dg__rx_count_drops(dg_port *p)
 {
+    p->drops_by_meminfo = socket_drops(p->fd, &p->kernel_drops);
 #ifdef SO_RXQ_OVFL
-    int on = 1;
-    setsockopt(p->fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof on);
-#endif
-#if defined(SO_MEMINFO) && defined(SK_MEMINFO_DROPS)
-    /* An adopted socket may have dropped before: those are not ours. */
-    uint32_t mem[SK_MEMINFO_VARS] = {0};
-    if (getsockopt(p->fd, SOL_SOCKET, SO_MEMINFO, mem, &(socklen_t){sizeof mem}) == 0)
-        p->kernel_drops = mem[SK_MEMINFO_DROPS];
+    if (!p->drops_by_meminfo)
+        setsockopt(p->fd, SOL_SOCKET, SO_RXQ_OVFL, &(int){1}, sizeof(int));
 #endif
 }
 
-/* The datagram's control messages. Each datagram carries the socket's
- * cumulative drop count when it was queued (only once it is nonzero): count
- * the difference from the last one seen, so no drop is counted twice
- * (envoy#15524 added the total each time). Returns the segment size of a
- * GRO train, or 0. */
+uint64_t dg__rx_drops(const dg_port *p)
+{
+    uint32_t now;
+    if (p->drops_by_meminfo && p->fd >= 0 && socket_drops(p->fd, &now))
+        return p->stats.rx_kernel_drops + (uint32_t)(now - p->kernel_drops);
+    return p->stats.rx_kernel_drops;
+}
+
+void dg__rx_note_drops(dg_port *p)
+{
+    uint32_t now;
+    if (p->drops_by_meminfo && p->fd >= 0 && socket_drops(p->fd, &now)) {
+        p->stats.rx_kernel_drops += (uint32_t)(now - p->kernel_drops);
+        p->kernel_drops = now;
+    }
+}
+
+/* The datagram's control messages. With SO_RXQ_OVFL, each datagram
+ * carries the socket's cumulative drop count when it was queued (only once
+ * it is nonzero): count the difference from the last one seen, so no drop
+ * is counted twice (envoy#15524 added the total each time). Returns the
+ * segment size of a GRO train, or 0. */
 static size_t read_control(dg_port *p, struct msghdr *h)
 {
     size_t segment = 0;
@@ -340,10 +373,13 @@ void dg__port_on_readable(dg_port *p, unsigned events)
             /* Stopped by a callback, or the queue is empty: skip the
              * recvmmsg that says EAGAIN. */
             if (done < (unsigned)got || (unsigned)got < want)
-                return;
+                break;
             count += (unsigned)got;
         }
         if (count >= DG_RX_BUDGET_DATAGRAMS || bytes >= DG_RX_BUDGET_BYTES)
-            return;
+            break;
     }
+    /* A full batch: the queue may have overflowed, and this is when. */
+    if (count)
+        dg__rx_note_drops(p);
 }

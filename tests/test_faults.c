@@ -22,9 +22,24 @@
  * that can drop is the socket. */
 enum { FLOOD = 900 };
 
-static void test_kernel_drops_counted_exactly(void **state)
+/* The library reads drops through SO_MEMINFO; where a kernel lacks it, the
+ * port falls back to SO_RXQ_OVFL. no_meminfo makes it lack it here. */
+static bool no_meminfo;
+int __real_getsockopt(int fd, int level, int name, void *value, socklen_t *len);
+int __wrap_getsockopt(int fd, int level, int name, void *value, socklen_t *len)
 {
-    (void)state;
+#ifdef SO_MEMINFO
+    if (no_meminfo && level == SOL_SOCKET && name == SO_MEMINFO) {
+        errno = ENOPROTOOPT;
+        return -1;
+    }
+#endif
+    return __real_getsockopt(fd, level, name, value, len);
+}
+
+static void kernel_drops_counted_exactly(bool meminfo)
+{
+    no_meminfo = !meminfo;
     int before = t_open_fds();
     dg_reactor *r = t_reactor(false);
     t_rec rec;
@@ -46,8 +61,11 @@ static void test_kernel_drops_counted_exactly(void **state)
     /* Read what the queue kept, until it is empty. */
     T_RUN_UNTIL(r, !(t_poll_now(dg_port_fd(p)) & POLLIN));
     int kept = rec.received_total;
-    /* The kernel reports its drop count with the next datagram it queues:
-     * one more, into the now empty queue, carries the total. */
+    /* SO_MEMINFO has the drops at once. SO_RXQ_OVFL reports them with the
+     * next datagram the kernel queues: one more, into the now empty queue,
+     * carries the total. */
+    if (meminfo && t_backlog_drops() == backlog)
+        assert_int_equal((uint64_t)kept + t_stats(p).rx_kernel_drops, (uint64_t)sent);
     t_peer_send(peer, "end", 3, "127.0.0.1", t_port_number(p));
     T_RUN_UNTIL(r, rec.received_total == kept + 1);
 
@@ -82,7 +100,52 @@ static void test_kernel_drops_counted_exactly(void **state)
     close(peer);
     dg_reactor_free(r);
     t_rec_free(&rec);
+    no_meminfo = false;
     assert_int_equal(t_open_fds(), before);
+}
+
+static void test_kernel_drops_counted_exactly(void **state)
+{
+    (void)state;
+    kernel_drops_counted_exactly(true);
+}
+
+static void test_kernel_drops_counted_exactly_rxq_ovfl(void **state)
+{
+    (void)state;
+    kernel_drops_counted_exactly(false);
+}
+
+/* An adopted socket's drops before adoption are not the port's. */
+static void test_adopted_drops_not_counted(void **state)
+{
+    (void)state;
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    dg_addr any = t_addr("127.0.0.1", 0);
+    assert_int_equal(bind(fd, &any.u.sa, sizeof any.u.in4), 0);
+    int tiny = 0;
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &tiny, sizeof tiny), 0);
+    dg_addr to;
+    assert_int_equal(getsockname(fd, &to.u.sa, &(socklen_t){sizeof to}), 0);
+    int peer = t_peer("127.0.0.1", NULL);
+    char payload[200] = {0};
+    for (int i = 0; i < FLOOD; i++)
+        sendto(peer, payload, sizeof payload, 0, &to.u.sa, sizeof to.u.in4);
+    char buf[256];
+    while (recv(fd, buf, sizeof buf, MSG_DONTWAIT) >= 0)
+        ;
+    dg_reactor *r = t_reactor(false);
+    t_rec rec;
+    t_rec_init(&rec, "Sink");
+    dg_port *p;
+    assert_int_equal(dg_adopt_datagram_port(r, fd, AF_INET, &rec.proto, NULL, &p), 0);
+    t_peer_send(peer, "end", 3, "127.0.0.1", t_port_number(p));
+    T_RUN_UNTIL(r, rec.received_total == 1);
+    assert_int_equal(t_stats(p).rx_kernel_drops, 0);
+    close(peer);
+    close(fd);
+    dg_reactor_free(r);
+    t_rec_free(&rec);
 }
 
 /* ---- descriptor exhaustion ------------------------------------------------ */
@@ -450,6 +513,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernel_drops_counted_exactly),
+        cmocka_unit_test(test_kernel_drops_counted_exactly_rxq_ovfl),
+        cmocka_unit_test(test_adopted_drops_not_counted),
         cmocka_unit_test_teardown(test_emfile_at_listen_and_connect, restore_limit),
         cmocka_unit_test_teardown(test_emfile_at_connect_by_name, restore_limit),
         cmocka_unit_test(test_datagram_sizes),
