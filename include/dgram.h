@@ -167,7 +167,8 @@ double dg_reactor_now(const dg_reactor *r);
 
 /* Fake clock only: move time forward by seconds (>= 0) and run the calls that
  * became due, as Twisted's Clock.advance(). -EINVAL on a real clock or for a
- * negative or NaN amount. */
+ * negative or NaN amount. Called inside a batching port's datagram_received,
+ * it sends the replies queued so far first: the calls' writes go at once. */
 int dg_reactor_advance(dg_reactor *r, double seconds);
 
 /* "epoll" or "poll". */

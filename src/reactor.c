@@ -109,6 +109,8 @@ int dg_reactor_advance(dg_reactor *r, double seconds)
     /* Called inside datagram_received, the timers' writes are not that
      * port's replies: they go at once, as from the loop. */
     dg_port *batching = r->tx_batch_port;
+    if (batching)
+        dg__port_send_queued(batching); /* the replies written so far go first */
     r->tx_batch_port = NULL;
     /* Each pass runs what was due at its start; calls a pass schedules for
      * "now" run in the following pass, as Clock.advance() runs them too. */

@@ -119,7 +119,10 @@ static bool socket_drops(int fd, uint32_t *drops)
 {
 #if defined(SO_MEMINFO) && defined(__linux__) /* SK_MEMINFO_* are enum constants */
     uint32_t mem[SK_MEMINFO_VARS] = {0};
-    if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &(socklen_t){sizeof mem}) == 0) {
+    socklen_t len = sizeof mem;
+    /* Kernels before 4.7 give no drop count (8 values): the fallback then. */
+    if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 &&
+        len > SK_MEMINFO_DROPS * sizeof *mem) {
         *drops = mem[SK_MEMINFO_DROPS];
         return true;
     }
@@ -171,7 +174,10 @@ static size_t read_control(dg_port *p, struct msghdr *h)
     size_t segment = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
 #ifdef SO_RXQ_OVFL
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+        /* Only where SO_MEMINFO counts nothing: the user (or an adopted
+         * socket's first owner) may have turned SO_RXQ_OVFL on, and its
+         * totals are older than the one SO_MEMINFO gave. */
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL && !p->drops_by_meminfo) {
             uint32_t total;
             memcpy(&total, CMSG_DATA(c), sizeof total);
             p->stats.rx_kernel_drops += (uint32_t)(total - p->kernel_drops);

@@ -148,6 +148,59 @@ static void test_adopted_drops_not_counted(void **state)
     t_rec_free(&rec);
 }
 
+/* SO_RXQ_OVFL turned on by the user (through dg_port_fd()) or by an adopted
+ * socket's first owner while the port counts through SO_MEMINFO: a
+ * datagram's control message carries an older total than the one noted,
+ * and must not be counted again (it wrapped the count by 2^32). */
+static int flood(int peer, const dg_addr *to)
+{
+    char payload[200];
+    memset(payload, 'x', sizeof payload);
+    int sent = 0;
+    for (int i = 0; i < FLOOD; i++)
+        if (sendto(peer, payload, sizeof payload, 0, &to->u.sa, sizeof to->u.in4) ==
+            (ssize_t)sizeof payload)
+            sent++;
+    return sent;
+}
+
+static void test_rxq_ovfl_on_with_meminfo(void **state)
+{
+    (void)state;
+    dg_reactor *r = t_reactor(false);
+    t_rec rec;
+    t_rec_init(&rec, "Sink");
+    dg_port *p = t_listen(r, &rec, "127.0.0.1");
+    int fd = dg_port_fd(p);
+    /* Room for more datagrams than one event's budget (256). */
+    t_rcvbuf(fd, 200 * 1024);
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &(int){1}, sizeof(int)), 0);
+    int peer = t_peer("127.0.0.1", NULL);
+    dg_addr to = t_addr("127.0.0.1", t_port_number(p));
+    unsigned long long backlog = t_backlog_drops();
+    int sent = 0;
+    /* Overflow, read one event's worth (the drops are noted), overflow
+     * again: the datagrams queued between carry an older count than the one
+     * noted. */
+    for (int round = 0; round < 4; round++) {
+        sent += flood(peer, &to);
+        t_settle(peer, "127.0.0.1");
+        t_turn(r, 1);
+    }
+    T_RUN_UNTIL(r, !(t_poll_now(fd) & POLLIN));
+    dg_port_stats s = t_stats(p);
+    printf("# sent %d, delivered %llu, kernel drops %llu\n", sent,
+           (unsigned long long)s.rx_datagrams, (unsigned long long)s.rx_kernel_drops);
+    assert_true(s.rx_kernel_drops > 0);
+    if (t_backlog_drops() == backlog)
+        assert_int_equal(s.rx_datagrams + s.rx_kernel_drops, (uint64_t)sent);
+    else
+        assert_true(s.rx_datagrams + s.rx_kernel_drops <= (uint64_t)sent);
+    close(peer);
+    dg_reactor_free(r);
+    t_rec_free(&rec);
+}
+
 /* ---- descriptor exhaustion ------------------------------------------------ */
 
 typedef struct exhausted {
@@ -515,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_kernel_drops_counted_exactly),
         cmocka_unit_test(test_kernel_drops_counted_exactly_rxq_ovfl),
         cmocka_unit_test(test_adopted_drops_not_counted),
+        cmocka_unit_test(test_rxq_ovfl_on_with_meminfo),
         cmocka_unit_test_teardown(test_emfile_at_listen_and_connect, restore_limit),
         cmocka_unit_test_teardown(test_emfile_at_connect_by_name, restore_limit),
         cmocka_unit_test(test_datagram_sizes),

@@ -560,9 +560,54 @@ static void test_bad_calls(void **state)
     dg_reactor_free(r);
 }
 
+/* dg_reactor_advance() inside datagram_received, on a port that batches
+ * writes: the reply written before the advance must leave before what a
+ * timer the advance runs writes to the same peer. */
+static dg_addr peer_addr;
+
+static void timer_writes(dg_call *c, void *arg)
+{
+    (void)c;
+    dg_port *p = arg;
+    assert_int_equal(dg_port_write(p, "timer", 5, &peer_addr), 5);
+}
+
+static void reply_then_advance(t_rec *rec)
+{
+    dg_port *p = rec->proto.transport;
+    peer_addr = rec->packets[rec->npackets - 1].from;
+    assert_int_equal(dg_port_write(p, "reply", 5, &peer_addr), 5);
+    assert_int_equal(dg_reactor_advance(dg_port_reactor(p), 1), 0);
+}
+
+static void test_advance_in_batch_keeps_write_order(void **state)
+{
+    (void)state;
+    dg_reactor *r = t_reactor(true);
+    t_rec rec;
+    t_rec_init(&rec, "Replier");
+    dg_port *p = t_listen(r, &rec, "127.0.0.1");
+    assert_int_equal(dg_port_set_write_batching(p, true), 0);
+    assert_non_null(dg_call_later(r, 1, timer_writes, p));
+    rec.on_datagram = reply_then_advance;
+    int peer = t_peer("127.0.0.1", NULL);
+    t_peer_send(peer, "go", 2, "127.0.0.1", t_port_number(p));
+    T_RUN_UNTIL(r, rec.received_total == 1);
+    char first[16] = {0}, second[16] = {0};
+    t_peer_recv(peer, first, sizeof first - 1, NULL);
+    t_peer_recv(peer, second, sizeof second - 1, NULL);
+    printf("# order: %s, %s\n", first, second);
+    close(peer);
+    dg_reactor_free(r);
+    t_rec_free(&rec);
+    assert_string_equal(first, "reply");
+    assert_string_equal(second, "timer");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_advance_in_batch_keeps_write_order),
         cmocka_unit_test(test_echo_in_place),
         cmocka_unit_test(test_echo_copied),
         cmocka_unit_test(test_echo_sequence),
