@@ -115,18 +115,23 @@ void dg__tx_refused(dg_port *p)
         dg__port_schedule(p, DG__PENDING_REFUSED);
 }
 
-int dg__tx_sendmsg(dg_port *p, struct msghdr *m)
+/* rc: the send of m so far. On a refusal the kernel dropped this datagram
+ * with the earlier one's error: send it again, once. A second refusal is a
+ * second ICMP. */
+static int retry_refused(dg_port *p, struct msghdr *m, int rc)
 {
-    int rc = send_once(p, m);
     if (rc == -ECONNREFUSED) {
-        /* The kernel dropped this datagram with the earlier one's error:
-         * send it again, once. A second refusal is a second ICMP. */
         dg__tx_refused(p);
         rc = send_once(p, m);
         if (rc == -ECONNREFUSED)
             dg__tx_refused(p);
     }
     return rc;
+}
+
+int dg__tx_sendmsg(dg_port *p, struct msghdr *m)
+{
+    return retry_refused(p, m, send_once(p, m));
 }
 
 void dg__tx_count_error(dg_port *p, int err)
@@ -412,16 +417,8 @@ static inline int write_queued(dg_port *p, const void *data, size_t len, const d
 /* The first sendmsg of a write failed (errno): on as dg__tx_sendmsg. */
 __attribute__((noinline)) static int write_failed_now(dg_port *p, struct msghdr *m)
 {
-    int err = -errno;
-    if (err == -EINTR)
-        err = dg__tx_sendmsg(p, m);
-    else if (err == -ECONNREFUSED) {
-        dg__tx_refused(p);
-        err = send_once(p, m);
-        if (err == -ECONNREFUSED)
-            dg__tx_refused(p);
-    }
-    return counted(p, err);
+    int err = errno == EINTR ? send_once(p, m) : -errno;
+    return counted(p, retry_refused(p, m, err));
 }
 
 /* One syscall now, with the usual case (a valid destination, a datagram
