@@ -3,10 +3,12 @@
 #ifndef DGRAM_BENCH_H
 #define DGRAM_BENCH_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* server PORT [--sink] [--seconds S]: bind 127.0.0.1:PORT, echo (or only
  * count, with --sink), and exit by itself after S seconds (default 60) or on
@@ -47,6 +49,31 @@ static inline void bench_report_count(unsigned long long n)
 {
     printf("COUNT %llu\n", n);
     fflush(stdout);
+}
+
+/* The raw loops' stop: SIGTERM and SIGINT set bench_stop, without
+ * SA_RESTART, so a blocking read or io_uring_enter returns EINTR at once. */
+static volatile sig_atomic_t bench_stop;
+
+static inline void bench_on_signal(int sig)
+{
+    (void)sig;
+    bench_stop = 1;
+}
+
+static inline void bench_stop_on_signals(void)
+{
+    struct sigaction sa = {.sa_handler = bench_on_signal};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+/* Monotonic seconds, for the lifetime bound. */
+static inline double bench_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 #endif

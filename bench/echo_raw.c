@@ -12,28 +12,10 @@
 #define BATCH 64
 #define SLOT 2048
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop = 1;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 int main(int argc, char **argv)
 {
     bench_args a = bench_parse(argc, argv);
-    /* Without SA_RESTART, so the blocking recvmmsg returns EINTR at once. */
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    bench_stop_on_signals();
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)a.port)};
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -55,10 +37,10 @@ int main(int argc, char **argv)
                                           .msg_iovlen = 1};
     }
     unsigned long long count = 0;
-    double deadline = now() + a.seconds;
+    double deadline = bench_now() + a.seconds;
     bench_ready();
     int used = BATCH; /* slots the last batch changed, to reset */
-    while (!stop) {
+    while (!bench_stop) {
         for (int i = 0; i < used; i++) {
             iov[i].iov_len = SLOT;
             msgs[i].msg_hdr.msg_namelen = sizeof from[i];
@@ -66,7 +48,7 @@ int main(int argc, char **argv)
         used = 0;
         int n = recvmmsg(fd, msgs, BATCH, MSG_WAITFORONE, NULL);
         if (n < 0) {
-            if ((errno != EAGAIN && errno != EINTR) || now() > deadline)
+            if ((errno != EAGAIN && errno != EINTR) || bench_now() > deadline)
                 break;
             continue;
         }

@@ -35,21 +35,6 @@
 #define BGID 0
 #define TAG_RECV (1ULL << 32) /* user_data of the recvmsg; a send's is its buffer id */
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop = 1;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 typedef struct ring {
     int fd, real_fd; /* fd: the registered index once enter_flags says so */
     unsigned enter_flags;
@@ -181,10 +166,7 @@ static void ring_register_fd(ring *r)
 int main(int argc, char **argv)
 {
     bench_args a = bench_parse(argc, argv);
-    /* Without SA_RESTART, so a waiting io_uring_enter returns EINTR at once. */
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    bench_stop_on_signals();
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)a.port)};
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -212,10 +194,10 @@ int main(int argc, char **argv)
     const size_t payload_at = sizeof(struct io_uring_recvmsg_out) + sizeof(struct sockaddr_in);
 
     unsigned long long count = 0, send_errors = 0;
-    double deadline = now() + a.seconds;
+    double deadline = bench_now() + a.seconds;
     bool armed = false;
     bench_ready();
-    while (!stop) {
+    while (!bench_stop) {
         if (!armed) {
             struct io_uring_sqe *sqe = get_sqe(&r);
             if (!sqe)
@@ -239,7 +221,7 @@ int main(int argc, char **argv)
         } else if (errno != ETIME && errno != EINTR) {
             perror("echo_uring: io_uring_enter");
             break;
-        } else if (now() > deadline) {
+        } else if (bench_now() > deadline) {
             break;
         }
         unsigned head = *r.cq_head, tail = __atomic_load_n(r.cq_tail, __ATOMIC_ACQUIRE);
